@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine (Debian/Ubuntu) and runs one job of the project.
+#   bash launch/local.sh demo   # generate SEQD-synth, train, evaluate, report
+#   bash launch/local.sh test   # the test suite on 8 fake CPU devices
+# Set-up is idempotent: apt packages only where missing, one virtualenv (.venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+job="${1:?usage: launch/local.sh demo|test [extra args]}"; shift || true
+
+need_apt=()
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+command -v sox >/dev/null || need_apt+=(sox)
+if ((${#need_apt[@]})); then
+  echo "[setup] apt-get install ${need_apt[*]}"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt .venv/.requirements; then
+  echo "[setup] virtualenv .venv with requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q --no-deps -e .
+  cp requirements.txt .venv/.requirements
+fi
+export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
+
+case "$job" in
+  demo) exec .venv/bin/python -m speecheq_jax.main --config configs/demo.py --workdir "${WORKDIR:-runs/demo}" "$@" ;;
+  test) XLA_FLAGS="--xla_force_host_platform_device_count=8 ${XLA_FLAGS:-}" exec .venv/bin/python -m pytest "$@" ;;
+  *) echo "unknown job '$job' (demo|test)" >&2; exit 2 ;;
+esac

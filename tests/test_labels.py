@@ -1,0 +1,75 @@
+"""The unified label space: maps, options, intensity scales and joint labels."""
+
+import numpy as np
+import pytest
+
+from speecheq_jax import labels
+
+pytestmark = pytest.mark.unit
+
+
+def test_iemocap_four_class_merges_excited_and_drops_the_rest():
+    opts = labels.LabelOptions(label_set=("neutral", "happy", "angry", "sad"))
+    assert labels.map_category("iemocap", "exc", opts).category == "happy"
+    assert labels.map_category("iemocap", "hap", opts).category == "happy"
+    fru = labels.map_category("iemocap", "fru", opts)
+    assert (fru.category, fru.action) == (None, "drop")
+    sur = labels.map_category("iemocap", "sur", opts)
+    assert sur.action == "drop" and "label_set" in sur.reason
+
+
+def test_options_change_the_map():
+    assert labels.map_category("iemocap", "exc", labels.LabelOptions(iemocap_exc="drop")).action == "drop"
+    assert labels.map_category("ravdess", "02").category == "neutral"
+    assert labels.map_category("ravdess", "02", labels.LabelOptions(ravdess_calm="drop")).action == "drop"
+    masked = labels.map_category("cremad", "DIS", labels.LabelOptions(label_set=("angry",), outside="mask"))
+    assert (masked.category, masked.action) == (None, "mask")
+
+
+def test_bad_codes_and_options_are_errors():
+    with pytest.raises(ValueError, match="unknown iemocap emotion code 'joy'"):
+        labels.map_category("iemocap", "joy")
+    with pytest.raises(ValueError, match="unknown corpus"):
+        labels.map_category("nope", "x")
+    with pytest.raises(ValueError, match="unknown label option"):
+        labels.LabelOptions.from_mapping({"labelset": ["happy"]})
+    with pytest.raises(ValueError, match="outside"):
+        labels.LabelOptions(outside="keep")
+
+
+def test_intensity_scales():
+    assert labels.map_intensity("ravdess", "happy", "01") == 0.5
+    assert labels.map_intensity("ravdess", "happy", "02") == 1.0
+    assert labels.map_intensity("cremad", "angry", "MD") == pytest.approx(2 / 3)
+    assert labels.map_intensity("cremad", "angry", "XX") is None
+    assert labels.map_intensity("cremad", "neutral", "XX") == 0.0
+    assert labels.map_intensity("casia", "angry", None) is None
+    assert labels.arousal_to_intensity(5.0) == 1.0 and labels.arousal_to_intensity(1.0) == 0.0
+    with pytest.raises(ValueError, match="intensity code"):
+        labels.map_intensity("cremad", "angry", "ZZ")
+
+
+def test_supported_scales():
+    assert labels.supported_scales("seqd_synth") == (1, 2, 3)
+    assert labels.supported_scales("cremad") == (1, 2, 3)
+    assert labels.supported_scales("ravdess") == (1, 2)
+    assert labels.supported_scales("iemocap") == (1,)
+
+
+def test_joint_labels_bin_levels_and_keep_neutral_single():
+    levels = np.array([1 / 3, 2 / 3, 1.0])
+    np.testing.assert_array_equal(labels.intensity_bin(levels, 3), [0, 1, 2])
+    np.testing.assert_array_equal(labels.intensity_bin(levels, 2), [0, 1, 1])
+    np.testing.assert_array_equal(labels.intensity_bin(levels, 1), [0, 0, 0])
+    angry = labels.CATEGORY_INDEX["angry"]
+    joint = labels.joint_label(np.array([0, 0, angry, angry]), np.array([0.0, 0.9, 1 / 3, 1.0]), 3)
+    np.testing.assert_array_equal(joint, [0, 0, angry * 3, angry * 3 + 2])
+    assert labels.joint_label_name(angry * 3 + 2, 3) == "angry@3/3"
+    assert labels.joint_label_name(0, 3) == "neutral"
+    np.testing.assert_array_equal(labels.to_native_level(np.array([0.0, 0.4, 0.7, 1.2]), 3), [0, 1, 2, 3])
+
+
+def test_describe_mapping_names_every_code():
+    desc = labels.describe_mapping("iemocap")
+    assert set(desc) == set(labels.native_codes("iemocap"))
+    assert desc["exc"] == "happy" and desc["xxx"].startswith("DROP")
