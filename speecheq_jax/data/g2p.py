@@ -4,10 +4,11 @@ SEQD-synth labels phonemes with what espeak-ng spoke (`--phonout`); the real
 corpora's transcripts go through the same program here, so one phoneme head
 serves every corpus. espeak-ng is GPL-3: it runs as an external program only.
 
-Tokenisation (REFERENCE.md section 5): split on spaces; drop pause and
-language-switch marks; strip stress marks; in Mandarin split a trailing tone
-contour ('i35' -> 'i', '35') into its own token; in English digits belong to
-the phoneme ('@2').
+Tokenisation (REFERENCE.md section 5): split on spaces; drop pauses (every
+token starting with '_', e.g. '_|', '_:', '_!'), language-switch marks
+('(en)') and stray ';' / '||'; strip stress marks (' , %); in Mandarin
+split a trailing tone contour ('i35' -> 'i', '35') into its own token; in
+English digits belong to the phoneme ('@2').
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 
 VOICES: dict[str, str] = {"eng": "en-us", "cmn": "cmn-latn-pinyin"}
-_DROP = {"_|", "_:", "_", ";", "||"}
+_DROP = {";", "||"}
 _SWITCH = re.compile(r"^\([a-z-]+\)$")
 _STRESS = re.compile(r"[',%]")
 _TONE = re.compile(r"^(.*?\D)(\d+)$")
@@ -37,10 +38,8 @@ def tokenize(phoneme_text: str, lang: str) -> list[str]:
     """espeak-ng `-x --sep=' '` output (or a --phonout file) -> phoneme tokens."""
     tokens: list[str] = []
     for raw in phoneme_text.split():
-        if raw in _DROP or _SWITCH.match(raw):
-            continue
         tok = _STRESS.sub("", raw)
-        if not tok or tok in _DROP:
+        if not tok or tok in _DROP or tok.startswith("_") or _SWITCH.match(tok):
             continue
         if lang == "cmn":
             m = _TONE.match(tok)

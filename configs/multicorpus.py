@@ -1,0 +1,30 @@
+"""The unified setting: one model over several corpora mixed by weight.
+
+Roots come from the command line; the defaults mix SEQD-synth (generated)
+with the real corpora whose roots are given, e.g.
+  python -m speecheq_jax.main --config configs/multicorpus.py:iemocap=/data/IEMOCAP,cremad=/data/CREMA-D \
+      --workdir runs/multi
+Every corpus keeps its own evaluation protocol (fold 1 of each by default);
+labels a corpus lacks are masked, never guessed.
+"""
+
+from speecheq_jax.config import base_config, parse_arg
+
+_REAL = ("iemocap", "casia", "esd", "ravdess", "cremad")
+
+
+def get_config(arg: str | None = None):
+    arg = parse_arg(arg, size="S", **{name: "" for name in _REAL})
+    config = base_config(arg.size)
+    config.name = f"multicorpus-{arg.size}"
+    corpora = [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}]
+    corpora += [{"name": name, "root": arg[name], "fold": None, "protocol": None, "weight": 1.0}
+                for name in _REAL if arg[name]]
+    config.data.corpora = corpora
+    config.data.synth = {"num": 20_000, "seed": 0, "langs": ("cmn", "eng")}
+    config.data.batch_size = 64
+    config.train.num_steps = 40_000
+    config.train.eval_every = 2000
+    # Selection on the mean validation EQ over corpora (each corpus weighs the same).
+    config.train.best_metric = "valid/overall/eq"
+    return config

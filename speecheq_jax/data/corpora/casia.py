@@ -1,0 +1,41 @@
+"""CASIA reader (the public 1,200-utterance subset): <speaker>/<emotion>/<n>.wav.
+
+Four Mandarin speakers, six emotion folders, no transcripts in this subset.
+Genders are the corpus documentation's; the emotion folder name is the native
+label (labels.py maps it).
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from speecheq_jax.data.corpora.base import (
+    CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, no_utterances_error, require_root, unify, wav_files,
+)
+
+SPEAKER_GENDERS: dict[str, str] = {"liuchanhg": "F", "wangzhe": "M", "zhaoquanyin": "F", "zhaozuoxiang": "M"}
+LAYOUT = f"<speaker>/<emotion>/<n>.wav with speakers {sorted(SPEAKER_GENDERS)}"
+
+
+def read(root: Path, options: ReadOptions) -> CorpusData:
+    """Reads every <speaker>/<emotion>/*.wav under `root`."""
+    root = require_root(root, "casia", LAYOUT)
+    speaker_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [p.name for p in speaker_dirs if p.name not in SPEAKER_GENDERS]
+    if unknown:
+        raise CorpusLayoutError(f"{root}: unknown CASIA speaker folder(s) {unknown}; expected {LAYOUT}")
+    excluded: collections.Counter = collections.Counter()
+    raws = [
+        RawUtterance(
+            id=f"{speaker_dir.name}_{emotion_dir.name}_{wav.stem}", audio_path=wav,
+            speaker=speaker_dir.name, gender=SPEAKER_GENDERS[speaker_dir.name], lang="cmn", text=None,
+            native_label=emotion_dir.name, group=speaker_dir.name, source=str(wav),
+        )
+        for speaker_dir in speaker_dirs
+        for emotion_dir in sorted(p for p in speaker_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for wav in wav_files(emotion_dir, excluded)
+    ]
+    if not raws:
+        raise no_utterances_error(root, "casia", LAYOUT)
+    return unify("casia", root, raws, options, excluded)

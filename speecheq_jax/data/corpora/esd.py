@@ -1,0 +1,96 @@
+"""ESD reader: <spk>/<Emotion>/[train|evaluation|test/]<spk>_<nnnnnn>.wav, <spk>/<spk>.txt.
+
+Twenty speakers, 0001-0010 Mandarin and 0011-0020 English; transcripts are
+'<spk>_<nnnnnn><TAB>text<TAB>emotion' lines (the emotion column is Chinese for
+the Mandarin speakers; the folder name is the native label). Some releases
+split each emotion folder into train/evaluation/test: that part becomes the
+utterance's `group`, which the speaker-DEPENDENT 'official' protocol uses.
+
+Genders: the files carry none. Public descriptions agree on 18 speakers and
+disagree on 0012 and 0019, so those two are None (masked) unless the user
+supplies a speaker_info CSV (see `speaker_info.py`).
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from pathlib import Path
+
+from speecheq_jax.data.corpora.base import (
+    CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, no_utterances_error, read_text_lines, require_root,
+    unify, wav_files,
+)
+
+SPEAKER_GENDERS: dict[str, str | None] = {
+    "0001": "F", "0002": "F", "0003": "F", "0004": "M", "0005": "M",
+    "0006": "M", "0007": "F", "0008": "M", "0009": "F", "0010": "M",
+    "0011": "M", "0012": None, "0013": "M", "0014": "M", "0015": "F",
+    "0016": "F", "0017": "F", "0018": "F", "0019": None, "0020": "M",
+}
+OFFICIAL_PARTS: tuple[str, ...] = ("train", "evaluation", "test")
+LAYOUT = "<spk>/<Emotion>/[train|evaluation|test/]<spk>_<nnnnnn>.wav and <spk>/<spk>.txt, spk 0001..0020"
+_SPEAKER_DIR = re.compile(r"^\d{4}$")
+
+
+def language_of(speaker: str) -> str:
+    """'cmn' for speakers 0001-0010, 'eng' for 0011-0020."""
+    return "cmn" if int(speaker) <= 10 else "eng"
+
+
+def read(root: Path, options: ReadOptions) -> CorpusData:
+    """Reads every speaker folder under `root` with its transcript file."""
+    root = require_root(root, "esd", LAYOUT)
+    speaker_dirs = sorted(p for p in root.iterdir() if p.is_dir() and _SPEAKER_DIR.match(p.name))
+    unknown = [p.name for p in speaker_dirs if p.name not in SPEAKER_GENDERS]
+    if unknown:
+        raise CorpusLayoutError(f"{root}: unknown ESD speaker folder(s) {unknown}; expected {LAYOUT}")
+    excluded: collections.Counter = collections.Counter()
+    raws = [raw for speaker_dir in speaker_dirs for raw in _read_speaker(speaker_dir, excluded)]
+    if not raws:
+        raise no_utterances_error(root, "esd", LAYOUT)
+    return unify("esd", root, raws, options, excluded)
+
+
+def _read_speaker(speaker_dir: Path, excluded: collections.Counter) -> list[RawUtterance]:
+    """Records of one speaker: every emotion folder, flat or split into official parts."""
+    speaker = speaker_dir.name
+    transcript_file = speaker_dir / f"{speaker}.txt"
+    transcripts = parse_transcripts(transcript_file)
+    raws = []
+    for emotion_dir in sorted(p for p in speaker_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for part, wav in _emotion_wavs(emotion_dir, excluded):
+            if wav.stem not in transcripts:
+                raise ValueError(f"{wav}: utterance {wav.stem} has no line in {transcript_file}")
+            raws.append(RawUtterance(
+                id=wav.stem, audio_path=wav, speaker=speaker, gender=SPEAKER_GENDERS[speaker],
+                lang=language_of(speaker), text=transcripts[wav.stem], native_label=emotion_dir.name,
+                group=part, source=str(wav),
+            ))
+    return raws
+
+
+def _emotion_wavs(emotion_dir: Path, excluded: collections.Counter) -> list[tuple[str, Path]]:
+    """(official part or '', wav) of one emotion folder; unknown subfolders are an error."""
+    found = [("", wav) for wav in wav_files(emotion_dir, excluded)]
+    for sub in sorted(p for p in emotion_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name not in OFFICIAL_PARTS:
+            raise CorpusLayoutError(f"{sub}: unexpected ESD folder; expected one of {OFFICIAL_PARTS} or none")
+        found.extend((sub.name, wav) for wav in wav_files(sub, excluded))
+    return found
+
+
+def parse_transcripts(path: Path) -> dict[str, str]:
+    """Utterance id -> text from '<id><TAB>text<TAB>emotion' lines; errors name file and line."""
+    if not path.is_file():
+        raise CorpusLayoutError(f"missing ESD transcript file {path}; expected {LAYOUT}")
+    out = {}
+    for line_no, line in enumerate(read_text_lines(path), 1):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) < 2 or not re.fullmatch(rf"{path.stem}_\d{{6}}", fields[0].strip()):
+            raise ValueError(f"{path}:{line_no}: cannot parse transcript line {line!r}; "
+                             f"expected '{path.stem}_000001<TAB>text<TAB>emotion'")
+        out[fields[0].strip()] = fields[1].strip()
+    return out

@@ -1,0 +1,168 @@
+"""Prepare (once) and open precomputed log-mel datasets: Python API and command line.
+
+    python -m speecheq_jax.data.prepare --corpus casia --root /data/CASIA --data_dir ~/speecheq_data
+    python -m speecheq_jax.data.prepare --corpus seqd_synth --data_dir D --synth '{"num": 2000}'
+    python -m speecheq_jax.data.prepare --corpus iemocap --root R --data_dir D \
+        --label_options '{"label_set": ["neutral", "happy", "angry", "sad"]}'
+
+TFDS writes into `incomplete.*` and renames on success, so an interrupted run
+leaves nothing that `open_prepared` takes for complete; preparing an existing
+dataset returns at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+import tensorflow_datasets as tfds
+
+from speecheq_jax import labels
+from speecheq_jax.data.builders import BUILDERS, CorpusBuilder
+from speecheq_jax.data.builders.base import CorpusConfig
+
+
+class NotPreparedError(FileNotFoundError):
+    """The dataset a config asks for has not been prepared; the message says how."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedDataset:
+    """Handle on a prepared dataset: where it is and what its metadata says.
+
+    Attributes:
+      corpus: corpus name (`labels.CORPORA`).
+      config: BuilderConfig name (hash of label options, root, synth params).
+      path: the dataset directory `<data_dir>/<corpus>/<config>/<version>`.
+      folds: protocol -> [{name, units: {train, valid, test}, speaker_dependent, cmvn}].
+      vocab: the corpus's phoneme tokens; record id i + 1 is vocab[i], 0 is blank.
+      split_sizes: unit (TFDS split) -> number of records.
+      units: unit -> {num_frames: [N], num_phonemes: [N], cmvn sums}, in record order.
+      labels: category counts, applied mapping and exclusions at preparation.
+    """
+
+    corpus: str
+    config: str
+    path: Path
+    folds: dict[str, list[dict]]
+    vocab: tuple[str, ...]
+    split_sizes: dict[str, int]
+    units: dict[str, dict]
+    labels: dict
+
+    def fold(self, protocol: str | None, name: str | None) -> dict:
+        """A fold by protocol (None = the corpus's first) and name (None = first)."""
+        protocol = protocol or next(iter(self.folds))
+        if protocol not in self.folds:
+            raise KeyError(f"{self.corpus}: unknown protocol {protocol!r}; prepared: {sorted(self.folds)}")
+        folds = self.folds[protocol]
+        if name is None:
+            return folds[0]
+        for fold in folds:
+            if fold["name"] == name:
+                return fold
+        raise KeyError(f"{self.corpus}/{protocol}: unknown fold {name!r}; known: {[f['name'] for f in folds]}")
+
+
+def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
+                 label_options: labels.LabelOptions | Mapping | None = None,
+                 synth: Mapping | None = None) -> CorpusBuilder:
+    """The builder (not yet prepared) for one corpus and one set of options."""
+    if corpus not in BUILDERS:
+        raise ValueError(f"unknown corpus {corpus!r}; known: {sorted(BUILDERS)}")
+    if not isinstance(label_options, labels.LabelOptions):
+        label_options = labels.LabelOptions.from_mapping(label_options)
+    config = CorpusConfig(
+        root=None if root is None else str(Path(root).expanduser().resolve()),
+        label_options=label_options,
+        synth=dict(synth) if synth is not None and corpus == "seqd_synth" else None,
+    )
+    builder_cls = BUILDERS[corpus]
+    # TFDS refuses a config object equal to a predefined one: name it instead.
+    predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
+    return builder_cls(data_dir=str(Path(data_dir).expanduser()), file_format="array_record",
+                       config=config.name if config.name in predefined else config)
+
+
+def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
+            label_options: labels.LabelOptions | Mapping | None = None,
+            synth: Mapping | None = None, progress: bool = True) -> PreparedDataset:
+    """Builds the dataset unless it already exists, then opens it.
+
+    `synth` (num, seed, langs) only applies to seqd_synth; real corpora need
+    `root`, the user's copy of the corpus.
+    """
+    builder = make_builder(corpus, data_dir, root, label_options, synth)
+    if corpus != "seqd_synth" and root is None:
+        raise ValueError(f"{corpus}: pass root=, the directory of your copy of the corpus")
+    tfds.display_progress_bar(progress)
+    print(f"[prepare] {corpus}/{builder.builder_config.name}: {builder.builder_config.description}")
+    builder.download_and_prepare(file_format="array_record")
+    return _open(builder)
+
+
+def open_prepared(corpus: str, data_dir: str | Path, root: str | Path | None = None,
+                  label_options: labels.LabelOptions | Mapping | None = None,
+                  synth: Mapping | None = None) -> PreparedDataset:
+    """Opens a prepared dataset; NotPreparedError with the command to prepare it otherwise."""
+    builder = make_builder(corpus, data_dir, root, label_options, synth)
+    if not builder.data_path.exists():
+        raise NotPreparedError(
+            f"dataset {corpus}/{builder.builder_config.name} is not prepared in {data_dir} "
+            f"({builder.builder_config.description}). Prepare it with:\n  "
+            + prepare_command(corpus, data_dir, root, label_options, synth)
+        )
+    return _open(builder)
+
+
+def prepare_command(corpus: str, data_dir: str | Path, root: str | Path | None,
+                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None) -> str:
+    """The exact shell command that prepares this dataset."""
+    args = ["python", "-m", "speecheq_jax.data.prepare", "--corpus", corpus, "--data_dir", str(data_dir)]
+    if root is not None:
+        args += ["--root", str(root)]
+    options = make_builder(corpus, data_dir, root, label_options, synth).builder_config.params
+    if options["label_options"] != CorpusConfig().params["label_options"]:
+        args += ["--label_options", json.dumps(options["label_options"])]
+    if options["synth"] is not None:
+        args += ["--synth", json.dumps(options["synth"])]
+    return shlex.join(args)
+
+
+def _open(builder: CorpusBuilder) -> PreparedDataset:
+    info = tfds.builder_from_directory(str(builder.data_path)).info
+    meta = info.metadata
+    return PreparedDataset(
+        corpus=meta["corpus"],
+        config=builder.builder_config.name,
+        path=Path(str(builder.data_path)),
+        folds=meta["protocols"],
+        vocab=tuple(meta["vocab"]),
+        split_sizes={name: split.num_examples for name, split in info.splits.items()},
+        units=meta["units"],
+        labels=meta["labels"],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", required=True, choices=sorted(BUILDERS))
+    parser.add_argument("--data_dir", required=True, help="where prepared datasets live")
+    parser.add_argument("--root", help="the raw corpus directory (SEQD-synth: where to generate it)")
+    parser.add_argument("--label_options", type=json.loads, default=None, help="JSON dict of labels.LabelOptions")
+    parser.add_argument("--synth", type=json.loads, default=None, help='JSON dict, e.g. {"num": 1000, "seed": 0}')
+    parser.add_argument("--no_progress", action="store_true")
+    args = parser.parse_args(argv)
+    prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
+                       progress=not args.no_progress)
+    print(f"[prepare] ready: {prepared.path}")
+    for unit, size in sorted(prepared.split_sizes.items()):
+        print(f"  unit {unit}: {size} records")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+r"""Entry point: prepare data, train, evaluate checkpoints, predict.
+
+  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo
+  python -m speecheq_jax.main --config configs/iemocap.py:fold=session3,size=S \
+      --config.data.corpora.0.root=/data/IEMOCAP_full_release --workdir runs/iemocap3
+  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode evaluate --checkpoint best
+  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode predict --input a.wav dir/
+
+A mistyped config key or a bad value is reported in one line, not a traceback.
+On multi-host platforms (Cloud TPU pods, multi-node GPU) `jax.distributed`
+is initialised first; on one machine nothing is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import jax
+import ml_collections
+from absl import app, flags
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "prepare"], "What to do.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict: 'best', 'latest' or a step number.")
+_INPUT = flags.DEFINE_multi_string("input", [], "predict: WAV files or directories (repeat the flag or list them).")
+_OUTPUT = flags.DEFINE_string("output", None, "predict: JSON-lines output (default <workdir>/predictions.jsonl).")
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl flag parsing with config errors turned into one line and exit code 2."""
+    try:
+        rest = flags.FLAGS(argv)
+        config = _CONFIG.value
+        if not isinstance(config, ml_collections.ConfigDict):
+            config.name  # an _ErrorConfig raises the loading error on access
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError, SyntaxError) as e:
+        message = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
+        sys.exit(f"config error: {type(e).__name__}: {message}")
+    if _CONFIG.value is None or _WORKDIR.value is None:
+        sys.exit("usage: python -m speecheq_jax.main --config configs/NAME.py[:ARG] --workdir DIR [--mode ...]")
+    return rest
+
+
+def _initialize_distributed() -> None:
+    """jax.distributed on multi-host platforms (coordinator given, or a TPU pod slice)."""
+    tpu_hosts = os.environ.get("TPU_WORKER_HOSTNAMES", "")
+    if os.environ.get("JAX_COORDINATOR_ADDRESS") or "," in tpu_hosts:
+        jax.distributed.initialize()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1 and _MODE.value != "predict":
+        sys.exit(f"unexpected arguments {argv[1:]}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    _initialize_distributed()
+    config, workdir = _CONFIG.value, _WORKDIR.value
+    if _MODE.value == "prepare":
+        from speecheq_jax.data.prepare import prepare_all
+        prepare_all(config.data)
+    elif _MODE.value == "train":
+        from speecheq_jax.train.loop import NonFiniteLossError, train_and_evaluate
+        try:
+            train_and_evaluate(config, workdir)
+        except NonFiniteLossError as e:
+            sys.exit(f"training stopped: {e}")
+    elif _MODE.value == "evaluate":
+        from speecheq_jax.eval.run import evaluate_checkpoint
+        evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+    else:
+        from speecheq_jax.eval.predict import predict_files
+        inputs = list(_INPUT.value) + list(argv[1:])
+        if not inputs:
+            sys.exit("--mode predict needs --input PATH (WAV files or directories)")
+        output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
+        predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=_parse_flags)

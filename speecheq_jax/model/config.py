@@ -1,0 +1,74 @@
+"""Model configuration: size presets and the ConfigDict the rest of the project passes around.
+
+The sizes follow the Conformer paper (Gulati et al. 2020, REFERENCE.md section 2) for S, M and L;
+`tiny` is small enough to train on a CPU in minutes and to keep tests fast. Everything that changes
+the model's shape or numerics lives in this one ConfigDict, so an experiment config overrides
+fields (`config.model.num_layers = 2`) instead of subclassing modules.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from speecheq_jax import labels
+
+HEAD_NAMES: tuple[str, ...] = ("category", "intensity", "phoneme", "gender")
+UTTERANCE_HEADS: tuple[str, ...] = ("category", "intensity", "gender")
+NORMS: tuple[str, ...] = ("batch", "layer")
+DTYPES: tuple[str, ...] = ("float32", "bfloat16")
+
+# size -> (num_layers, d_model, num_heads)
+SIZES: dict[str, tuple[int, int, int]] = {
+    "tiny": (4, 96, 4),
+    "S": (16, 144, 4),
+    "M": (16, 256, 4),
+    "L": (17, 512, 8),
+}
+
+
+def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
+    """The model ConfigDict for one size preset, with every head enabled.
+
+    `shared_pooling` defaults to False: emotion evidence sits in a few salient frames while
+    gender and intensity evidence is spread over the utterance, so each utterance head gets its
+    own attention weights; the extra cost is one pooling per head (under 1% of the S model).
+    """
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; expected one of {sorted(SIZES)}")
+    num_layers, d_model, num_heads = SIZES[size]
+    return ml_collections.ConfigDict(
+        {
+            "size": size,
+            "d_model": d_model,
+            "num_layers": num_layers,
+            "num_heads": num_heads,
+            "ff_mult": 4,
+            "conv_kernel": 31,
+            "dropout": 0.1,
+            "attention_dropout": 0.1,
+            "norm": "batch",
+            "dtype": "float32",
+            "heads": HEAD_NAMES,
+            "num_categories": len(labels.CATEGORIES),
+            "shared_pooling": False,
+            "pooling_attention_dim": 128,
+        }
+    )
+
+
+def validate_model_config(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the offending `model.<key>` when the config cannot build a model."""
+    choices = {"norm": NORMS, "dtype": DTYPES}
+    for key, allowed in choices.items():
+        if config[key] not in allowed:
+            raise ValueError(f"model.{key} = {config[key]!r}; expected one of {list(allowed)}")
+    unknown = [h for h in config.heads if h not in HEAD_NAMES]
+    if unknown or not config.heads:
+        raise ValueError(f"model.heads = {tuple(config.heads)!r}; expected a non-empty subset of {HEAD_NAMES}")
+    if config.d_model % config.num_heads:
+        raise ValueError(f"model.d_model = {config.d_model} is not divisible by model.num_heads = {config.num_heads}")
+    if config.conv_kernel % 2 == 0:
+        raise ValueError(f"model.conv_kernel = {config.conv_kernel} must be odd so the convolution is centred")
+    for key in ("dropout", "attention_dropout"):
+        if not 0.0 <= config[key] < 1.0:
+            raise ValueError(f"model.{key} = {config[key]} must lie in [0, 1)")

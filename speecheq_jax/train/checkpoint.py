@@ -1,0 +1,86 @@
+"""Orbax checkpoints: the latest N for resume AND the best N by a validation metric.
+
+Orbax's `max_to_keep` together with `best_fn` keeps the N best and may delete
+the newest step, so a run could not resume (REFERENCE.md). The preservation
+policy here is explicit: keep a step if it is among the latest
+`keep_latest` OR among the best `keep_best` by `best_metric`.
+
+Each step directory holds the train state (model, task log-variances,
+optimizer), the training iterator's state (Grain, so a resumed run sees
+exactly the batches it would have seen) and the validation metrics the step
+was selected on. Restores always go through an abstract target that carries
+the target shardings, so a state saved on 8 devices restores onto 1.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import grain
+import orbax.checkpoint as ocp
+
+from speecheq_jax.train.state import TrainState
+
+logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+class Checkpointer:
+    """Saves and restores one run's checkpoints under `<workdir>/checkpoints`."""
+
+    def __init__(self, workdir: str | Path, *, keep_latest: int = 2, keep_best: int = 1,
+                 best_metric: str = "valid/overall/category_ua", best_mode: str = "max"):
+        self.best_metric = best_metric
+        policy = ocp.checkpoint_managers.AnyPreservationPolicy([
+            ocp.checkpoint_managers.LatestN(n=keep_latest),
+            ocp.checkpoint_managers.BestN(
+                get_metric_fn=self._metric, reverse=best_mode == "min", n=keep_best,
+                keep_checkpoints_without_metrics=False),
+        ])
+        self.manager = ocp.CheckpointManager(
+            Path(workdir).absolute() / "checkpoints",
+            options=ocp.CheckpointManagerOptions(
+                create=True, preservation_policy=policy, best_fn=self._metric, best_mode=best_mode,
+                enable_async_checkpointing=False),
+        )
+
+    def _metric(self, metrics: dict[str, float]) -> float:
+        if self.best_metric not in metrics:
+            raise KeyError(f"best metric {self.best_metric!r} not among the checkpoint's metrics {sorted(metrics)}")
+        return float(metrics[self.best_metric])
+
+    def save(self, step: int, state, data_iterator: Any | None, metrics: dict[str, float]) -> None:
+        """Saves state (+ iterator state) at `step` with its validation metrics."""
+        items = {"state": ocp.args.StandardSave(state)}
+        if data_iterator is not None:
+            items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
+        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+        self.manager.wait_until_finished()
+
+    def resolve(self, which: str | int) -> int:
+        """'latest', 'best' or a step number -> an existing step (clear error otherwise)."""
+        steps = self.manager.all_steps()
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint under {self.manager.directory}")
+        if which == "latest":
+            return self.manager.latest_step()
+        if which == "best":
+            return self.manager.best_step()
+        step = int(which)
+        if step not in steps:
+            raise FileNotFoundError(f"no checkpoint at step {step} under {self.manager.directory}; saved: {sorted(steps)}")
+        return step
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def restore(self, step: int, target: TrainState, data_iterator: Any | None = None):
+        """Restores the state at `step` onto `target`'s shardings (and the iterator in place)."""
+        items = {"state": ocp.args.StandardRestore(target.state)}
+        if data_iterator is not None:
+            items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
+        return self.manager.restore(step, args=ocp.args.Composite(**items)).state
+
+    def close(self) -> None:
+        self.manager.close()

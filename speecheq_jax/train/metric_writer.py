@@ -1,0 +1,48 @@
+"""Where training metrics go: JSON lines, TensorBoard, and one console line.
+
+metrics.jsonl beside TensorBoard event files (big_vision practice): the JSON
+lines are what reports and plots read, TensorBoard is for watching a run.
+Only host floats arrive here: the loop transfers device metrics at logging
+boundaries and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from tensorboardX import SummaryWriter
+
+
+class MetricWriter:
+    """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars under `workdir`."""
+
+    def __init__(self, workdir: str | Path, *, enabled: bool = True):
+        self.enabled = enabled
+        self.path = Path(workdir) / "metrics.jsonl"
+        self._tb = SummaryWriter(str(Path(workdir) / "tensorboard")) if enabled else None
+
+    def write(self, step: int, scalars: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        clean = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"step": int(step), **clean}) + "\n")
+        for name, value in clean.items():
+            self._tb.add_scalar(name, value, step)
+        self._tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def format_line(step: int, scalars: dict[str, float], keys: tuple[str, ...]) -> str:
+    """One readable console line with the chosen keys, e.g. 'step 100 | loss 1.234 | ...'."""
+    parts = [f"step {step}"]
+    for key in keys:
+        if key in scalars:
+            value = scalars[key]
+            parts.append(f"{key.split('/')[-1]} {value:.4g}" if abs(value) < 1e4 else f"{key.split('/')[-1]} {value:.0f}")
+    return " | ".join(parts)

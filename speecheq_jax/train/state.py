@@ -1,0 +1,103 @@
+"""The trainable objects of a run, created already sharded.
+
+`Trainable` bundles the SpeechEQ model with the learned task log-variances
+(uncertainty weighting) so one optimizer, one checkpoint and one sharding rule
+cover both. `create_train_state` builds `(Trainable, nnx.Optimizer)` under
+`jax.jit` with `out_shardings`, so no parameter is ever materialised
+unsharded on one device (big_vision / MaxText practice), and returns the
+functional pieces the step works with: graph definitions for train and eval
+mode, the state pytree, and its shardings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import nnx
+from jax.sharding import Mesh
+
+from speecheq_jax.model import SpeechEQ
+from speecheq_jax.train import mesh as mesh_lib
+from speecheq_jax.train.losses import TASKS
+from speecheq_jax.train.optimizer import make_optimizer
+
+class TaskLogVars(nnx.Module):
+    """Learned log-variances s_t, one per enabled task (uncertainty weighting)."""
+
+    def __init__(self, tasks: tuple[str, ...]):
+        self.values = nnx.Param(jnp.zeros((len(tasks),), jnp.float32))
+        self.tasks = tasks
+
+    def as_dict(self) -> dict[str, jax.Array]:
+        return {task: self.values[i] for i, task in enumerate(self.tasks)}
+
+
+class Trainable(nnx.Module):
+    """Model plus the optional task log-variances: everything the optimizer updates."""
+
+    def __init__(self, config: ml_collections.ConfigDict, num_phonemes: int, rngs: nnx.Rngs):
+        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, rngs=rngs)
+        tasks = enabled_tasks(config)
+        self.log_vars = TaskLogVars(tasks) if config.tasks.weighting == "uncertainty" else None
+
+
+def enabled_tasks(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """Tasks the run trains, in TASKS order, from the model's heads."""
+    heads = tuple(config.model.heads)
+    unknown = sorted(set(heads) - set(TASKS))
+    if unknown:
+        raise ValueError(f"model.heads has unknown head(s) {unknown}; known: {TASKS}")
+    return tuple(t for t in TASKS if t in heads)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainState:
+    """Functional view of (Trainable, nnx.Optimizer) for jitted steps.
+
+    Attributes:
+      train_def / eval_def: graph definitions in train mode (dropout on, batch
+        statistics) and eval mode (deterministic, running statistics).
+      state: the nnx.State pytree of (Trainable, Optimizer); the only thing that
+        changes across steps, is donated to the step and is checkpointed.
+      shardings: NamedShardings matching `state`.
+    """
+
+    train_def: nnx.GraphDef
+    eval_def: nnx.GraphDef
+    state: nnx.State
+    shardings: nnx.State
+
+
+def _build(config: ml_collections.ConfigDict, num_phonemes: int) -> tuple[Trainable, nnx.Optimizer]:
+    trainable = Trainable(config, num_phonemes, nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+    optimizer = nnx.Optimizer(trainable, make_optimizer(config), wrt=nnx.Param)
+    return trainable, optimizer
+
+
+def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, mesh: Mesh) -> TrainState:
+    """Shapes, dtypes and shardings of a run's state, computing nothing (for restore)."""
+    graphdef, abstract_state = nnx.split(nnx.eval_shape(lambda: _build(config, num_phonemes)))
+    shardings = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_size)
+    abstract_state = jax.tree.map(
+        lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract_state, shardings)
+    return TrainState(*_graph_defs(graphdef, abstract_state), state=abstract_state, shardings=shardings)
+
+
+def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, mesh: Mesh) -> TrainState:
+    """Initialises parameters and optimizer state directly with their shardings."""
+    abstract = abstract_train_state(config, num_phonemes, mesh)
+    state = jax.jit(lambda: nnx.state(_build(config, num_phonemes)), out_shardings=abstract.shardings)()
+    return dataclasses.replace(abstract, state=state)
+
+
+def _graph_defs(graphdef: nnx.GraphDef, state: nnx.State) -> tuple[nnx.GraphDef, nnx.GraphDef]:
+    """Train- and eval-mode graph definitions over the same state structure."""
+    trainable, optimizer = nnx.merge(graphdef, state)
+    trainable.train()
+    train_def, _ = nnx.split((trainable, optimizer))
+    trainable.eval()
+    eval_def, _ = nnx.split((trainable, optimizer))
+    return train_def, eval_def

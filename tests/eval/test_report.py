@@ -1,0 +1,116 @@
+"""Report files: written, parseable, and showing the numbers they were given."""
+
+import json
+
+import pytest
+from matplotlib import image
+
+from speecheq_jax import labels
+from speecheq_jax.eval.metrics import aggregate_folds, compute_metrics
+from speecheq_jax.eval.report import metric_family, read_history, write_report
+from tests.eval.test_metrics import random_predictions
+
+pytestmark = pytest.mark.unit
+
+
+def assert_real_png(path, min_bytes=10_000):
+    """A decodable PNG with more than one colour (not a blank canvas)."""
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > min_bytes
+    pixels = image.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.std() > 0.01
+
+
+def write_history(path):
+    lines = [
+        {"step": step, "train/loss": 10.0 / (step + 1), "train/loss_category": 2.0 - step / 100, "train/lr": 1e-3}
+        for step in range(0, 100, 10)
+    ]
+    lines.insert(3, {"step": 25, "valid/ua": 0.4, "valid/eq@2": 0.3, "valid/eq": 0.35, "run": "demo"})
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
+
+
+def test_single_evaluation_report(tmp_path):
+    metrics = compute_metrics(random_predictions(seed=0, n=300, corpora=("cremad", "iemocap")))
+    mapping = {corpus: labels.describe_mapping(corpus) for corpus in ("cremad", "iemocap")}
+    write_history(tmp_path / "history.jsonl")
+    written = write_report(tmp_path / "run", metrics, history_path=tmp_path / "history.jsonl",
+                           label_mapping=mapping, title="Fold 0")
+    assert sorted(written) == ["confusion", "curves", "metrics", "report"]
+    assert json.loads(written["metrics"].read_text()) == metrics
+    markdown = written["report"].read_text()
+    assert markdown.startswith("# Fold 0\n")
+    assert "| group | EQ | EQ@1 | EQ@2 | EQ@3 | WA | UA | macro-F1 |" in markdown
+    cremad, overall = metrics["corpora"]["cremad"], metrics["overall"]
+    cremad_row = next(line for line in markdown.splitlines() if line.startswith("| cremad | "))
+    assert cremad_row.startswith(f"| cremad | {cremad['eq']:.3f} | {cremad['eq@1']:.3f} | {cremad['eq@2']:.3f} |")
+    assert f"| **overall** | {overall['eq']:.3f} |" in markdown
+    iemocap_row = next(line for line in markdown.splitlines() if line.startswith("| iemocap | "))
+    assert iemocap_row.split(" | ")[3:5] == ["–", "–"]  # no EQ@2 / EQ@3 for IEMOCAP
+    assert f"| overall | {overall['n']} | " in markdown
+    assert "| exc | happy |" in markdown and "| xxx | DROP (annotators did not agree (xxx)) |" in markdown
+    neutral_row = overall["category/confusion"]["matrix"][0]
+    assert "| neutral | " + " | ".join(str(c) for c in neutral_row) + " |" in markdown
+    assert "![confusion matrices](confusion.png)" in markdown and "![training curves](curves.png)" in markdown
+    assert_real_png(written["confusion"])
+    assert_real_png(written["curves"])
+
+
+def test_fold_aggregate_report_shows_std_and_partial_folds(tmp_path):
+    folds = [
+        compute_metrics(random_predictions(seed=1, n=150, corpora=("cremad", "casia"))),
+        compute_metrics(random_predictions(seed=2, n=150, corpora=("cremad",))),
+    ]
+    aggregate = aggregate_folds(folds)
+    written = write_report(tmp_path, aggregate, title="CV")
+    markdown = written["report"].read_text()
+    mean, std = aggregate["mean"]["corpora"]["cremad"], aggregate["std"]["corpora"]["cremad"]
+    assert f"| cremad | {mean['eq']:.3f} ± {std['eq']:.3f} |" in markdown
+    assert f"| casia | {aggregate['mean']['corpora']['casia']['eq']:.3f} (1/2 folds) |" in markdown
+    assert f"| 1 | 150 | {folds[1]['overall']['eq']:.3f} |" in markdown
+    assert "curves" not in written and json.loads(written["metrics"].read_text())["num_folds"] == 2
+
+
+def test_report_of_several_splits(tmp_path):
+    """The evaluation of a checkpoint: scalars plus one evaluation per split."""
+    valid = compute_metrics(random_predictions(seed=4, n=80, corpora=("esd",)))
+    test = compute_metrics(random_predictions(seed=5, n=90, corpora=("esd",)))
+    valid["loss"] = {"category": 1.25, "ctc": 40.0}
+    written = write_report(tmp_path, {"step": 900, "checkpoint": "best", "valid": valid, "test": test})
+    assert sorted(written) == ["confusion_test", "confusion_valid", "metrics", "report"]
+    markdown = written["report"].read_text()
+    assert "- step: 900\n- checkpoint: best\n" in markdown
+    assert markdown.index("## valid") < markdown.index("## test")
+    assert "Mean loss per task: category 1.2500, ctc 40.0000" in markdown
+    assert f"| **overall** | {test['overall']['eq']:.3f} |" in markdown.split("## test")[1]
+    assert "![confusion matrices](confusion_test.png)" in markdown
+    assert "**esd**\n\n| true \\ predicted" in markdown
+    assert "**overall**\n\n| true" not in markdown  # one corpus: the overall matrix would repeat it
+    assert_real_png(written["confusion_valid"])
+    with pytest.raises(ValueError, match=r"top-level keys: \['step'\]"):
+        write_report(tmp_path, {"step": 1})
+
+
+def test_degenerate_gender_is_marked(tmp_path):
+    pred = random_predictions(seed=3, n=100, corpora=("esd",))
+    pred.gender_true[pred.gender_true != -1] = 0
+    metrics = compute_metrics(pred)
+    markdown = write_report(tmp_path, metrics)["report"].read_text()
+    assert f"{metrics['overall']['gender/accuracy']:.3f} †" in markdown
+
+
+def test_read_history_skips_text_and_names_bad_lines(tmp_path):
+    path = tmp_path / "history.jsonl"
+    write_history(path)
+    records = read_history(path)
+    assert len(records) == 11 and records[3] == {"step": 25.0, "valid/ua": 0.4, "valid/eq@2": 0.3, "valid/eq": 0.35}
+    path.write_text('{"step": 1, "train/loss": 2.0}\n{"train/loss": 1.0}\n')
+    with pytest.raises(ValueError, match=r"history.jsonl:2: expected a JSON object with a 'step'"):
+        read_history(path)
+    path.write_text('{"step": 1}\nnot json\n')
+    with pytest.raises(ValueError, match=r"history.jsonl:2: not JSON"):
+        read_history(path)
+
+
+def test_metric_families_group_panels():
+    keys = ["train/loss", "train/loss_category", "valid/loss", "valid/eq@2", "valid/eq", "valid/ua", "train/lr"]
+    assert [metric_family(k) for k in keys] == ["loss", "loss", "loss", "eq", "eq", "ua", "lr"]

@@ -1,0 +1,78 @@
+"""Per-task losses: masking, global-batch averaging, CTC, and the task weighting."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from speecheq_jax.train import losses
+
+pytestmark = pytest.mark.unit
+
+
+def test_masked_examples_contribute_nothing_to_loss_or_gradient():
+    rng = np.random.default_rng(0)
+    logits = jnp.asarray(rng.normal(size=(6, 7)), jnp.float32)
+    labels = jnp.asarray([0, 3, 5, 1, 2, 6])
+    mask = jnp.asarray([True, True, False, True, False, False])
+
+    def loss_fn(x):
+        return losses.classification_loss(x, labels, mask)[0]
+
+    loss, grad = jax.value_and_grad(loss_fn)(logits)
+    expected = optax.softmax_cross_entropy_with_integer_labels(logits[mask], labels[mask]).mean()
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    np.testing.assert_array_equal(grad[~np.asarray(mask)], 0.0)
+    assert np.all(np.abs(grad[np.asarray(mask)]).sum(-1) > 0)
+
+
+def test_a_task_with_no_labels_gives_zero_loss_and_count():
+    loss, count = losses.intensity_loss(jnp.ones(4), jnp.zeros(4), jnp.zeros(4, bool))
+    assert float(loss) == 0.0 and float(count) == 0.0
+
+
+def test_label_smoothing_matches_optax():
+    logits = jnp.asarray([[2.0, 0.0, -1.0]])
+    loss, _ = losses.classification_loss(logits, jnp.asarray([0]), jnp.asarray([True]), label_smoothing=0.1)
+    target = jnp.asarray([[0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3]])
+    np.testing.assert_allclose(loss, optax.softmax_cross_entropy(logits, target)[0], rtol=1e-6)
+
+
+def test_ccc_loss_is_zero_for_perfect_prediction_and_ignores_masked():
+    target = jnp.asarray([0.1, 0.5, 0.9, 0.3])
+    pred = target.at[3].set(100.0)
+    mask = jnp.asarray([True, True, True, False])
+    loss, count = losses.intensity_loss(pred, target, mask, kind="ccc")
+    assert float(count) == 3.0 and abs(float(loss)) < 1e-6
+    x, y = np.array([0.1, 0.4, 0.8]), np.array([0.2, 0.3, 0.9])
+    ccc = 2 * np.cov(x, y, bias=True)[0, 1] / (x.var() + y.var() + (x.mean() - y.mean()) ** 2)
+    np.testing.assert_allclose(losses.concordance_correlation(jnp.asarray(x), jnp.asarray(y), jnp.ones(3, bool)), ccc, rtol=1e-5)
+    with pytest.raises(ValueError, match="intensity_loss"):
+        losses.intensity_loss(pred, target, mask, kind="mae")
+
+
+def test_ctc_is_per_token_and_masks_examples_without_phonemes():
+    rng = np.random.default_rng(1)
+    logits = jnp.asarray(rng.normal(size=(3, 12, 5)), jnp.float32)
+    out_mask = jnp.ones((3, 12), bool).at[1, 9:].set(False)
+    phonemes = jnp.asarray([[1, 2, 3, 0], [4, 4, 0, 0], [0, 0, 0, 0]])
+    phoneme_mask = phonemes > 0
+    loss, count = losses.ctc_loss(logits, out_mask, phonemes, phoneme_mask)
+    per_seq = optax.ctc_loss(logits, 1.0 - out_mask, phonemes, 1.0 - phoneme_mask)
+    assert float(count) == 2.0
+    np.testing.assert_allclose(loss, (per_seq[0] / 3 + per_seq[1] / 2) / 2, rtol=1e-5)
+    grad = jax.grad(lambda x: losses.ctc_loss(x, out_mask, phonemes, phoneme_mask)[0])(logits)
+    np.testing.assert_array_equal(grad[2], 0.0)
+
+
+def test_combine_static_and_uncertainty():
+    task = {"category": (jnp.float32(2.0), jnp.float32(4)), "gender": (jnp.float32(1.0), jnp.float32(0))}
+    weights = {"category": 1.0, "gender": 0.5}
+    total, eff = losses.combine(task, weights)
+    assert float(total) == pytest.approx(2.0 + 0.5 * 1.0) and float(eff["gender"]) == 0.5
+    log_vars = {"category": jnp.float32(np.log(2.0)), "gender": jnp.float32(3.0)}
+    total, eff = losses.combine(task, weights, log_vars)
+    # gender has no labels in this batch: neither its loss nor its log-variance term counts.
+    assert float(total) == pytest.approx(0.5 * 2.0 + np.log(2.0), rel=1e-6)
+    assert float(eff["category"]) == pytest.approx(0.5)
