@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model import SIZES, SpeechEQ, count_params, default_model_config
+from speecheq_jax.model.frontend import SUBSAMPLING
 
 
 @dataclasses.dataclass
@@ -55,6 +56,8 @@ def parse_args() -> argparse.Namespace:
     unknown = [s for s in args.sizes.split(",") if s not in SIZES]
     if unknown:
         parser.error(f"--sizes: unknown size(s) {unknown}; choose from {list(SIZES)}")
+    if args.frames % SUBSAMPLING:
+        parser.error(f"--frames {args.frames} is not a multiple of {SUBSAMPLING} (the front end's subsampling)")
     return args
 
 
@@ -83,7 +86,7 @@ def bench_size(size: str, args: argparse.Namespace) -> BenchRow:
     def step(params: nnx.State, rest: nnx.State, batch: dict) -> tuple[jax.Array, jax.Array]:
         """Loss and gradient norm (returning a reduction keeps XLA from dropping the backward pass)."""
         loss, grads = nnx.value_and_grad(stand_in_loss)(nnx.merge(graphdef, params, rest), batch)
-        return loss, optax.global_norm(grads)
+        return loss, optax.tree.norm(grads)
 
     start = time.perf_counter()
     compiled = jax.jit(step).lower(params, rest, batch).compile()

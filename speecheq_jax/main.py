@@ -52,11 +52,17 @@ def _initialize_distributed() -> None:
         jax.distributed.initialize()
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Keeps TFDS's per-open 'custom data configuration' chatter out of the run log."""
+    return record.levelno >= logging.ERROR or "tensorflow_datasets" not in record.pathname
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1 and _MODE.value != "predict":
         sys.exit(f"unexpected arguments {argv[1:]}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)
+    logging.getLogger("absl").addFilter(_quiet_libraries)
     _initialize_distributed()
     config, workdir = _CONFIG.value, _WORKDIR.value
     if _MODE.value == "prepare":

@@ -46,6 +46,7 @@ from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.data import buckets as buckets_lib
 from speecheq_jax.data import features
 from speecheq_jax.data.augment import SpecAugmentConfig, spec_augment
+from speecheq_jax.data.corpora.folds import SpeakerLeakError
 from speecheq_jax.data.prepare import PreparedDataset, open_prepared
 
 Batch = dict[str, np.ndarray]
@@ -67,6 +68,8 @@ def default_data_config() -> ml_collections.ConfigDict:
         "seed": 0,
         "worker_count": 0,
         "prefetch": 2,
+        # ESD's 'official' split shares speakers across train/valid/test: refused unless set.
+        "allow_speaker_dependent": False,
     })
 
 
@@ -80,6 +83,8 @@ class DataSpec:
       cmvn: corpus -> (mean [80], std [80]) applied to its log-mels.
       pooled_cmvn: (mean, std) over all corpora's training units, for raw audio.
       buckets: frame lengths of the batch shapes.
+      label_summary: corpus -> {mapping, excluded, category_counts} applied at
+        preparation: what a run's labels mean, logged with every run.
     """
 
     vocab: tuple[str, ...]
@@ -87,6 +92,7 @@ class DataSpec:
     cmvn: dict[str, tuple[np.ndarray, np.ndarray]]
     pooled_cmvn: tuple[np.ndarray, np.ndarray]
     buckets: tuple[int, ...]
+    label_summary: dict[str, dict]
 
 
 class _Corpus:
@@ -136,6 +142,26 @@ class _Entries:
                                    frames=self.frames[keep], required=self.required[keep])
 
 
+def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent: bool = False) -> None:
+    """Asserts that a fold's train, valid and test share no speaker (or no unit).
+
+    Raises SpeakerLeakError naming the speakers. A speaker-dependent protocol
+    (ESD 'official') is refused unless `allow_speaker_dependent` is set.
+    """
+    where = f"{dataset.corpus} fold {fold['name']!r}"
+    if fold["speaker_dependent"] and not allow_speaker_dependent:
+        raise SpeakerLeakError(f"{where} is speaker-DEPENDENT; set config.data.allow_speaker_dependent=True "
+                               "to use it knowingly")
+    speakers = {split: {s for unit in fold["units"][split] for s in dataset.units[unit]["speaker"]}
+                for split in ("train", "valid", "test")}
+    units = {split: set(fold["units"][split]) for split in speakers}
+    for a, b in (("train", "valid"), ("train", "test"), ("valid", "test")):
+        if units[a] & units[b]:
+            raise SpeakerLeakError(f"{where}: units {sorted(units[a] & units[b])} are in both {a} and {b}")
+        if not fold["speaker_dependent"] and speakers[a] & speakers[b]:
+            raise SpeakerLeakError(f"{where}: speakers {sorted(speakers[a] & speakers[b])} are in both {a} and {b}")
+
+
 def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
     prepared, folds = [], []
     for i, entry in enumerate(config.corpora):
@@ -144,8 +170,10 @@ def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
             raise ValueError(f"config.data.corpora[{i}].name={name!r} is not a known corpus; known: {labels.CORPORA}")
         dataset = open_prepared(name, config.data_dir, entry.get("root"), dict(config.label_options),
                                 dict(config.synth) if name == "seqd_synth" else None)
+        fold = dataset.fold(entry.get("protocol"), entry.get("fold"))
+        check_fold(dataset, fold, allow_speaker_dependent=config.allow_speaker_dependent)
         prepared.append(dataset)
-        folds.append(dataset.fold(entry.get("protocol"), entry.get("fold")))
+        folds.append(fold)
     run_vocab = tuple(sorted({token for dataset in prepared for token in dataset.vocab}))
     return [_Corpus(i, p, f, run_vocab) for i, (p, f) in enumerate(zip(prepared, folds))]
 
@@ -163,6 +191,7 @@ def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
         cmvn={c.prepared.corpus: (c.mean, c.std) for c in corpora},
         pooled_cmvn=pooled.mean_std(),
         buckets=tuple(sorted(config.buckets)),
+        label_summary={c.prepared.corpus: c.prepared.labels for c in corpora},
     )
 
 

@@ -19,6 +19,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+import ml_collections
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
@@ -103,6 +104,15 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
     print(f"[prepare] {corpus}/{builder.builder_config.name}: {builder.builder_config.description}")
     builder.download_and_prepare(file_format="array_record")
     return _open(builder)
+
+
+def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> list[PreparedDataset]:
+    """Prepares every corpus of `config.data` (a no-op for those already prepared)."""
+    return [
+        prepare(entry["name"], config.data_dir, entry.get("root"), dict(config.label_options),
+                dict(config.synth) if entry["name"] == "seqd_synth" else None, progress=progress)
+        for entry in config.corpora
+    ]
 
 
 def open_prepared(corpus: str, data_dir: str | Path, root: str | Path | None = None,

@@ -35,55 +35,75 @@ def gather_predictions(eval_step: Callable, state, batches: Iterable[Batch], rec
       state: the train state.
       batches: the split's Batch iterator (every example exactly once).
       records: host table indexed by `batch["index"]`, each with at least
-        'id', 'corpus' and 'speaker'.
+        'corpus' and 'speaker'.
     Returns:
       (Predictions over the real examples in record order, mean loss per task).
     """
-    chunks: list[dict[str, np.ndarray]] = []
+    rows: list[dict] = []
     loss_sums: dict[str, float] = {}
     for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
         outputs, sums = eval_step(state, batch)
         host = _to_host({"outputs": outputs, "batch": {k: batch[k] for k in _LABEL_KEYS}})
-        keep = host["batch"]["example_mask"]
-        chunk = {f"out/{k}": v[keep] for k, v in host["outputs"].items()}
-        chunk.update({k: v[keep] for k, v in host["batch"].items()})
-        chunks.append(chunk)
+        rows.extend(_batch_rows(host["outputs"], host["batch"]))
         for key, value in jax.device_get(sums).items():
             loss_sums[key] = loss_sums.get(key, 0.0) + float(value)
-    if not chunks:
-        raise ValueError(f"{desc}: the split has no batches")
-    data = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    order = np.argsort(data["index"], kind="stable")
-    data = {k: v[order] for k, v in data.items()}
-    if len(np.unique(data["index"])) != len(data["index"]):
+    if not rows:
+        raise ValueError(f"{desc}: the split has no examples")
+    rows.sort(key=lambda r: r["index"])
+    indices = [r["index"] for r in rows]
+    if len(set(indices)) != len(indices):
         raise AssertionError(f"{desc}: an example was evaluated twice")
-    losses = {k[len("loss_"):]: loss_sums[k] / max(loss_sums[f"count_{k[len('loss_'):]}"], 1.0)
-              for k in loss_sums if k.startswith("loss_")}
-    return _predictions(data, records), losses
+    tasks = [k[len("count_"):] for k in loss_sums if k.startswith("count_")]
+    losses = {t: loss_sums[f"loss_{t}"] / max(loss_sums[f"count_{t}"], 1.0) for t in tasks}
+    return _predictions(rows, records), losses
 
 
 _LABEL_KEYS = ("category", "category_mask", "intensity", "intensity_mask", "gender", "gender_mask",
                "phonemes", "phoneme_mask", "example_mask", "index")
 
 
-def _predictions(data: dict[str, np.ndarray], records: Sequence[dict]) -> Predictions:
-    """Host arrays of real examples -> the metrics' Predictions record."""
-    rows = [records[i] for i in data["index"]]
-    phoneme_true = [p[m].tolist() for p, m in zip(data["phonemes"], data["phoneme_mask"])]
-    phoneme_pred = None
-    if "out/phoneme_ids" in data:
-        phoneme_pred = ctc_greedy_decode(data["out/phoneme_ids"], data["out/out_mask"])
+def _batch_rows(outputs: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> list[dict]:
+    """One dict per real example of a host batch; ragged phoneme sequences become lists here."""
+    keep = np.flatnonzero(batch["example_mask"])
+    decoded = None
+    if "phoneme_ids" in outputs:
+        decoded = ctc_greedy_decode(outputs["phoneme_ids"][keep], outputs["out_mask"][keep])
+    rows = []
+    for j, i in enumerate(keep):
+        row = {
+            "index": int(batch["index"][i]),
+            "category": int(batch["category"][i]) if batch["category_mask"][i] else -1,
+            "intensity": float(batch["intensity"][i]) if batch["intensity_mask"][i] else -1.0,
+            "gender": int(batch["gender"][i]) if batch["gender_mask"][i] else -1,
+            "phoneme_true": batch["phonemes"][i][batch["phoneme_mask"][i]].tolist(),
+        }
+        for key in ("category_prob", "intensity", "gender_prob"):
+            if key in outputs:
+                row[f"out/{key}"] = outputs[key][i]
+        if decoded is not None:
+            row["phoneme_pred"] = decoded[j]
+        rows.append(row)
+    return rows
+
+
+def _predictions(rows: list[dict], records: Sequence[dict]) -> Predictions:
+    """Per-example host rows (record order) -> the metrics' Predictions record."""
+    meta = [records[r["index"]] for r in rows]
+
+    def stacked(key: str) -> np.ndarray | None:
+        return np.stack([r[key] for r in rows]) if key in rows[0] else None
+
     return Predictions(
-        corpus=np.array([r["corpus"] for r in rows]),
-        speaker=np.array([r["speaker"] for r in rows]),
-        category_true=np.where(data["category_mask"], data["category"], -1),
-        category_prob=data.get("out/category_prob"),
-        intensity_true=np.where(data["intensity_mask"], data["intensity"], -1.0),
-        intensity_pred=data.get("out/intensity"),
-        gender_true=np.where(data["gender_mask"], data["gender"], -1),
-        gender_prob=data.get("out/gender_prob"),
-        phoneme_true=phoneme_true,
-        phoneme_pred=phoneme_pred,
+        corpus=np.array([m["corpus"] for m in meta]),
+        speaker=np.array([m["speaker"] for m in meta]),
+        category_true=np.array([r["category"] for r in rows]),
+        category_prob=stacked("out/category_prob"),
+        intensity_true=np.array([r["intensity"] for r in rows]),
+        intensity_pred=stacked("out/intensity"),
+        gender_true=np.array([r["gender"] for r in rows]),
+        gender_prob=stacked("out/gender_prob"),
+        phoneme_true=[r["phoneme_true"] for r in rows],
+        phoneme_pred=[r["phoneme_pred"] for r in rows] if "phoneme_pred" in rows[0] else None,
     )
 
 

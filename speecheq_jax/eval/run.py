@@ -50,11 +50,13 @@ def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, sp
 
 
 def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
-    """Logs and writes the label mapping of every corpus of the run (never implicit)."""
-    mapping = spec.label_mapping
-    for corpus, table in mapping.items():
-        log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in table.items()))
-    (Path(workdir) / "label_mapping.json").write_text(json.dumps(mapping, indent=2, ensure_ascii=False))
+    """Logs and writes each corpus's label mapping, exclusions and counts (never implicit)."""
+    for corpus, summary in spec.label_summary.items():
+        log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
+        if summary["excluded"]:
+            log.info("excluded from %s: %s", corpus, ", ".join(f"{k}: {v}" for k, v in summary["excluded"].items()))
+        log.info("category counts %s: %s", corpus, summary["category_counts"])
+    (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,5 +101,5 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
         history = workdir / "metrics.jsonl"
         write_report(
             workdir, results, history_path=history if history.exists() else None,
-            label_mapping=spec.label_mapping, title=f"{config.name}: checkpoint {which} (step {step})")
+            label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, title=f"{config.name}: checkpoint {which} (step {step})")
     return results

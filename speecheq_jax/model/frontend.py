@@ -45,7 +45,9 @@ class ConvSubsampling(nnx.Module):
         """features [B,T,F] float, mask [B,T] bool -> (frames [B,T/4,D], mask [B,T/4])."""
         batch, num_frames, _ = features.shape
         if num_frames % SUBSAMPLING:
-            raise ValueError(f"batch['logmel'] has {num_frames} frames; the front end needs a multiple of {SUBSAMPLING}")
+            raise ValueError(
+                f"batch['logmel'] has {num_frames} frames; the front end needs a multiple of {SUBSAMPLING}"
+            )
         x = jnp.where(mask[..., None], features, 0.0).astype(self.dtype)[..., None]  # [B,T,F,1]
         for conv in (self.conv1, self.conv2):
             mask = mask[:, ::2]

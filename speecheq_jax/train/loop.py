@@ -25,6 +25,7 @@ from flax import nnx
 from tqdm import tqdm
 
 from speecheq_jax.data import pipeline
+from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
 from speecheq_jax.train import checkpoint as checkpoint_lib
@@ -66,6 +67,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    prepare_all(config.data)
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     eval_run.write_label_mapping(workdir, spec)

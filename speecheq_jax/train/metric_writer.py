@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
+
+_TB_ILLEGAL = re.compile(r"[^\w.\-/]")
+"""Characters TensorBoard tag names may not hold (e.g. the '@' of 'eq@2')."""
 
 
 class MetricWriter:
@@ -30,7 +34,7 @@ class MetricWriter:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"step": int(step), **clean}) + "\n")
         for name, value in clean.items():
-            self._tb.add_scalar(name, value, step)
+            self._tb.add_scalar(_TB_ILLEGAL.sub("_", name), value, step)
         self._tb.flush()
 
     def close(self) -> None:

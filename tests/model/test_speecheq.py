@@ -79,7 +79,8 @@ def test_train_mode_batch_statistics_ignore_padding():
     moments, twin_moments = nnx.state(model, nnx.BatchStat), nnx.state(twin, nnx.BatchStat)
     assert len(jax.tree.leaves(moments)) == 2 * 2  # mean and var per layer
     initial = nnx.state(_model(), nnx.BatchStat)
-    for value, twin_value, start in zip(jax.tree.leaves(moments), jax.tree.leaves(twin_moments), jax.tree.leaves(initial)):
+    leaves = zip(jax.tree.leaves(moments), jax.tree.leaves(twin_moments), jax.tree.leaves(initial))
+    for value, twin_value, start in leaves:
         np.testing.assert_allclose(value, twin_value, rtol=1e-5, atol=1e-6)
         assert not np.allclose(value, start)
 
@@ -116,7 +117,7 @@ def test_each_bucket_shape_compiles_once():
         traces.append(batch["logmel"].shape)
         return nnx.merge(graphdef, state)(batch)
 
-    buckets = [random_batch([24, 10], 24, seed=s) for s in range(3)] + [random_batch([48, 30], 48, seed=s) for s in range(3)]
+    buckets = [random_batch(lengths, lengths[0], seed=s) for lengths in ([24, 10], [48, 30]) for s in range(3)]
     for batch in buckets * 2:
         jax.block_until_ready(forward(state, batch))
     assert sorted(traces) == [(2, 24, 80), (2, 48, 80)]

@@ -195,12 +195,10 @@ def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) ->
 
 
 def _folds_by_protocol(corpus: str, data: corpora.CorpusData) -> dict[str, list[dict]]:
-    """protocol -> [{name, units: {train, valid, test}, speaker_dependent}], checked speaker-disjoint."""
+    """protocol -> [{name, units: {train, valid, test}, speaker_dependent}] (make_folds checks each)."""
     out = {}
-    for protocol in corpus_folds.protocols(corpus):
+    for protocol in corpus_folds.available_protocols(data):
         folds = corpus_folds.make_folds(data, protocol)
-        for fold in folds:
-            corpus_folds.check_speaker_disjoint(fold, data.utterances, allow_speaker_dependent=fold.speaker_dependent)
         out[protocol] = [
             {"name": f.name, "units": {k: list(v) for k, v in f.units.items()}, "speaker_dependent": f.speaker_dependent}
             for f in folds
