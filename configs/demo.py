@@ -10,7 +10,7 @@ from speecheq_jax.config import base_config, parse_arg
 
 
 def get_config(arg: str | None = None):
-    arg = parse_arg(arg, size="tiny", steps="2000")
+    arg = parse_arg(arg, size="tiny", steps="500")
     config = base_config(arg.size)
     config.name = "demo"
     config.data.corpora = [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}]
@@ -21,5 +21,5 @@ def get_config(arg: str | None = None):
     config.optim.warmup_steps = 200
     config.train.num_steps = int(arg.steps)
     config.train.log_every = 50
-    config.train.eval_every = 500
+    config.train.eval_every = 200
     return config

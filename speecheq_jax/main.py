@@ -46,9 +46,18 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 
 def _initialize_distributed() -> None:
-    """jax.distributed on multi-host platforms (coordinator given, or a TPU pod slice)."""
-    tpu_hosts = os.environ.get("TPU_WORKER_HOSTNAMES", "")
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or "," in tpu_hosts:
+    """jax.distributed on multi-host platforms; nothing on one machine.
+
+    Cloud TPU pod slices and SLURM/Open MPI clusters are detected by JAX. A
+    generic multi-node launch (launch/gpu_multinode.sh, or local processes in
+    the tests) sets JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID.
+    """
+    env = os.environ
+    if env.get("JAX_COORDINATOR_ADDRESS"):
+        jax.distributed.initialize(
+            num_processes=int(env["JAX_NUM_PROCESSES"]) if "JAX_NUM_PROCESSES" in env else None,
+            process_id=int(env["JAX_PROCESS_ID"]) if "JAX_PROCESS_ID" in env else None)
+    elif "," in env.get("TPU_WORKER_HOSTNAMES", ""):
         jax.distributed.initialize()
 
 

@@ -300,10 +300,15 @@ def metric_family(key: str) -> str:
     return re.split(r"[_@]", key.rsplit("/", 1)[-1])[0]
 
 
+def _plotted(key: str) -> bool:
+    """Curves show overall metrics and train losses; per-corpus values and counts live in the tables."""
+    return key != "step" and "/corpora/" not in key and metric_family(key) != "count"
+
+
 def plot_history(records: list[dict[str, float]], path: str | Path) -> None:
     """One panel per metric family, one line per key against the step."""
     families: dict[str, list[str]] = {}
-    for key in dict.fromkeys(k for record in records for k in record if k != "step"):
+    for key in dict.fromkeys(k for record in records for k in record if _plotted(k)):
         families.setdefault(metric_family(key), []).append(key)
     if not families:
         raise ValueError(f"the history has no metric to plot (keys other than 'step'); cannot write {path}")

@@ -31,13 +31,13 @@ log = logging.getLogger(__name__)
 
 
 def flatten(tree: dict[str, Any], prefix: str) -> dict[str, float]:
-    """Nested metrics -> {'prefix/a/b': float} for scalars (lists and strings are skipped)."""
+    """Nested metrics -> {'prefix/a/b': float} for float metrics (counts, flags, lists skipped)."""
     out: dict[str, float] = {}
     for key, value in tree.items():
         name = f"{prefix}/{key}"
         if isinstance(value, dict):
             out.update(flatten(value, name))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, float):
             out[name] = float(value)
     return out
 

@@ -22,6 +22,7 @@ import jax
 import ml_collections
 import numpy as np
 from flax import nnx
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from speecheq_jax.data import pipeline
@@ -67,7 +68,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-    prepare_all(config.data)
+    if jax.process_index() == 0:
+        prepare_all(config.data)
+    multihost_utils.sync_global_devices("datasets prepared")
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     eval_run.write_label_mapping(workdir, spec)
