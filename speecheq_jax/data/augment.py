@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -34,19 +36,20 @@ class SpecAugmentConfig:
 
 
 def spec_augment(logmel: np.ndarray, num_frames: np.ndarray, config: SpecAugmentConfig,
-                 rng: np.random.Generator) -> np.ndarray:
+                 rngs: Sequence[np.random.Generator]) -> np.ndarray:
     """Masks a batch in place and returns it.
 
     Args:
       logmel: float32 [B, T, F], CMVN-normalised.
       num_frames: int [B], real frames per example (padding starts there).
       config: mask counts and widths.
-      rng: the batch's generator.
+      rngs: one generator per row, so a row's masks do not depend on which
+        other rows (or which process) it shares a batch with.
     Returns:
       the same array, masked.
     """
     _, _, num_bins = logmel.shape
-    for row, length in enumerate(np.asarray(num_frames)):
+    for row, (length, rng) in enumerate(zip(np.asarray(num_frames), rngs, strict=True)):
         for _ in range(config.freq_masks):
             width = int(rng.integers(0, config.freq_width + 1))
             start = int(rng.integers(0, max(num_bins - width, 0) + 1))

@@ -235,8 +235,9 @@ class _Assembler:
             if pos >= 0:
                 self._fill(out, row, int(pos))
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, number, self.process_index])
-            spec_augment(out["logmel"], out["frame_mask"].sum(axis=1), self.augment, rng)
+            first = self.process_index * self.local
+            rngs = [np.random.default_rng([self.seed, number, first + row]) for row in range(self.local)]
+            spec_augment(out["logmel"], out["frame_mask"].sum(axis=1), self.augment, rngs)
         return out
 
     def _fill(self, out: Batch, row: int, pos: int) -> None:

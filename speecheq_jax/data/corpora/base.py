@@ -213,8 +213,8 @@ def _category(corpus: str, raw: RawUtterance, options: labels.LabelOptions) -> t
 
 
 def _intensity(corpus: str, raw: RawUtterance, category: str | None) -> float | None:
-    """Intensity on [0, 1] from the record's value or native code (None = masked); neutral is 0."""
-    if raw.intensity is not None and category != "neutral":
+    """Intensity on [0, 1] from the record's value or native code (None = masked)."""
+    if raw.intensity is not None:
         if not 0.0 <= raw.intensity <= 1.0:
             raise ValueError(f"{raw.source}: intensity {raw.intensity} is outside [0, 1]")
         return float(raw.intensity)
