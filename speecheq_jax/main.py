@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 import jax
@@ -38,11 +39,25 @@ def _parse_flags(argv: list[str]) -> list[str]:
         if not isinstance(config, ml_collections.ConfigDict):
             config.name  # an _ErrorConfig raises the loading error on access
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError, SyntaxError) as e:
-        message = str(e).strip("'\"").replace("\\n", " ").replace("\n", " ")
-        sys.exit(f"config error: {type(e).__name__}: {message}")
+        sys.exit(f"config error: {_describe(e, argv)}")
     if _CONFIG.value is None or _WORKDIR.value is None:
         sys.exit("usage: python -m speecheq_jax.main --config configs/NAME.py[:ARG] --workdir DIR [--mode ...]")
     return rest
+
+
+def _describe(error: Exception, argv: list[str]) -> str:
+    """One line for a config error; an unknown key names the override that used it."""
+    message = " ".join(str(error).replace("\\n", " ").split())
+    if isinstance(error, (AttributeError, KeyError)):
+        names = re.findall(r"instead of \"(\w+)\"", message) or re.findall(r"(\w+)", message)[:1]
+        hint = re.search(r"Did you mean \"\w+\"", message)
+        hint = f" {hint.group(0)}?" if hint else ""
+        for arg in argv:
+            path = arg.split("=", 1)[0].removeprefix("--config.")
+            if arg.startswith("--config.") and names and names[0] in path.split("."):
+                return f"unknown config key {path!r} (in {arg}).{hint}"
+        return f"unknown config key {names[0] if names else message!r}.{hint}"
+    return f"{type(error).__name__}: {message}"
 
 
 def _initialize_distributed() -> None:
