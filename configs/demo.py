@@ -10,7 +10,7 @@ from speecheq_jax.config import base_config, parse_arg
 
 
 def get_config(arg: str | None = None):
-    arg = parse_arg(arg, size="tiny", steps="500")
+    arg = parse_arg(arg, size="tiny", steps="400")
     config = base_config(arg.size)
     config.name = "demo"
     config.data.corpora = [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}]
