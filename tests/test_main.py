@@ -16,7 +16,8 @@ def _main(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args, expected", [
-    (("--config.train.lrr=3",), "config error: unknown config key 'train.lrr' (in --config.train.lrr=3). Did you mean \"lr\"?"),
+    (("--config.train.lrr=3",), "config error: unknown config key 'train.lrr' (in --config.train.lrr=3)."),
+    (("--config.optm.lr=1",), "config error: unknown config key 'optm.lr' (in --config.optm.lr=1). Did you mean \"optim\"?"),
     (("--config.train.num_steps=abc",), "config error: IllegalFlagValueError: flag --config.train.num_steps=abc"),
     (("--config", "configs/nope.py"), "config error"),
 ])
