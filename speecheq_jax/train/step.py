@@ -51,7 +51,7 @@ def make_train_step(train_state: TrainState, config: ml_collections.ConfigDict, 
         nnx.reseed(trainable, dropout=jax.random.fold_in(seed, optimizer.step[...]))
         grad_fn = nnx.value_and_grad(lambda t: _loss_and_metrics(t, batch, config), has_aux=True)
         (_, (metrics, _)), grads = grad_fn(trainable)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["grad_norm"] = optax.tree.norm(grads)
         metrics["frames"] = jnp.sum(batch["frame_mask"], dtype=jnp.float32)
         metrics["examples"] = jnp.sum(batch["example_mask"], dtype=jnp.float32)
         optimizer.update(trainable, grads)
