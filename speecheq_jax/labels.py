@@ -225,13 +225,6 @@ def joint_label(category: np.ndarray, intensity: np.ndarray, k: int) -> np.ndarr
     return category * k + bins
 
 
-def joint_label_name(joint: int, k: int) -> str:
-    """Readable name of a joint id, e.g. 'angry@2/3' (bin 2 of 3) or 'neutral'."""
-    category, bin_index = divmod(int(joint), k)
-    name = CATEGORIES[category]
-    return name if k == 1 or category == NEUTRAL else f"{name}@{bin_index + 1}/{k}"
-
-
 def describe_mapping(corpus: str, options: LabelOptions = LabelOptions()) -> dict[str, str]:
     """The category mapping a run applies to one corpus, for logs and summaries.
 
@@ -242,11 +235,6 @@ def describe_mapping(corpus: str, options: LabelOptions = LabelOptions()) -> dic
         decision = map_category(corpus, code, options)
         out[code] = decision.category if decision.action == "keep" else f"{decision.action.upper()} ({decision.reason})"
     return out
-
-
-def category_ids(names: Sequence[str | None]) -> np.ndarray:
-    """Unified names -> int ids, None -> MISSING."""
-    return np.array([MISSING if n is None else CATEGORY_INDEX[n] for n in names], dtype=np.int64)
 
 
 def to_native_level(intensity: np.ndarray | float, levels: int) -> np.ndarray:
