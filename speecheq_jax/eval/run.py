@@ -23,6 +23,7 @@ from speecheq_jax.data import pipeline
 from speecheq_jax.eval.evaluate import evaluate
 from speecheq_jax.eval.report import write_report
 from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
@@ -80,7 +81,8 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str | Path, whi
     state = ckpt.restore(step, target)
     ckpt.close()
     log.info("restored checkpoint %s (step %d) from %s onto %d device(s)", which, step, workdir, mesh.size)
-    return Restored(mesh, spec, state, step, step_lib.make_eval_step(target, config, mesh))
+    eval_step = compile_ahead.CompiledStep(step_lib.make_eval_step(target, config, mesh), target.state, mesh, "eval step")
+    return Restored(mesh, spec, state, step, eval_step)
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int = "best",
@@ -94,6 +96,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     restored = restore_for_eval(config, workdir, which)
     eval_step, state, spec, mesh, step = (restored.eval_step, restored.state, restored.spec, restored.mesh,
                                           restored.step)
+    eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, spec.buckets),
+                         show_progress=jax.process_index() == 0)
     results: dict[str, Any] = {"step": step, "checkpoint": str(which)}
     for split in splits:
         results[split] = evaluate_split(eval_step, state, config, mesh, split)

@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from speecheq_jax.model.dropout import HashDropout
+
 
 def relative_sinusoids(length: int, dim: int) -> jax.Array:
     """[2T-1, D] float32 embeddings of the distances T-1, T-2, ..., -(T-1) (row k <-> distance T-1-k)."""
@@ -42,7 +44,7 @@ def relative_shift(scores: jax.Array) -> jax.Array:
 
 
 class RelativeSelfAttention(nnx.Module):
-    """x [B,T,D], mask [B,T] -> [B,T,D]; rows of padded queries are computed but meaningless."""
+    """x [B,T,D], mask [B,T] (+ the dropout key in train mode) -> [B,T,D]; padded query rows are meaningless."""
 
     def __init__(
         self,
@@ -63,7 +65,7 @@ class RelativeSelfAttention(nnx.Module):
         bias_init = nnx.initializers.xavier_uniform()
         self.content_bias = nnx.Param(bias_init(rngs.params(), (num_heads, head_dim), jnp.float32))
         self.position_bias = nnx.Param(bias_init(rngs.params(), (num_heads, head_dim), jnp.float32))
-        self.dropout = nnx.Dropout(attention_dropout, rngs=rngs)
+        self.dropout = HashDropout(attention_dropout)
         self.num_heads = num_heads
         self.dtype = dtype
 
@@ -71,16 +73,24 @@ class RelativeSelfAttention(nnx.Module):
         """[..., D] -> [..., H, D/H]."""
         return x.reshape(*x.shape[:-1], self.num_heads, -1)
 
-    def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, mask: jax.Array, dropout_key: jax.Array | None = None) -> jax.Array:
         batch, length, d_model = x.shape
         query, key, value = (self._heads(layer(x)) for layer in (self.query, self.key, self.value))  # [B,T,H,Dh]
         positions = self._heads(self.position(relative_sinusoids(length, d_model).astype(self.dtype)))  # [2T-1,H,Dh]
         content_query = query + self.content_bias[...].astype(self.dtype)
         position_query = query + self.position_bias[...].astype(self.dtype)
-        content = jnp.einsum("bihd,bjhd->bhij", content_query, key)
-        position = relative_shift(jnp.einsum("bihd,phd->bhip", position_query, positions))
-        scores = (content.astype(jnp.float32) + position.astype(jnp.float32)) / math.sqrt(query.shape[-1])
-        scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(jnp.float32).min)
-        weights = self.dropout(jax.nn.softmax(scores, axis=-1)).astype(self.dtype)  # [B,H,T,T]
-        attended = jnp.einsum("bhij,bjhd->bihd", weights, value).reshape(batch, length, d_model)
-        return self.output(attended)
+        scale = 1.0 / math.sqrt(query.shape[-1])
+        position = relative_shift(jnp.einsum("bihd,phd->bhip", position_query, positions))  # [B,H,T,T]
+        if self.dropout.deterministic or self.dropout.rate == 0.0:
+            # No dropout on the weights: the fused kernel (cuDNN on a GPU, XLA elsewhere) takes the
+            # position term as an additive bias and the key mask as a mask.
+            attended = jax.nn.dot_product_attention(
+                content_query, key, value, bias=position.astype(jnp.float32) * scale,
+                mask=mask[:, None, None, :], scale=scale)
+        else:
+            content = jnp.einsum("bihd,bjhd->bhij", content_query, key)
+            scores = (content.astype(jnp.float32) + position.astype(jnp.float32)) * scale
+            scores = jnp.where(mask[:, None, None, :], scores, jnp.finfo(jnp.float32).min)
+            weights = self.dropout(jax.nn.softmax(scores, axis=-1), rngs=dropout_key).astype(self.dtype)
+            attended = jnp.einsum("bhij,bjhd->bihd", weights, value)
+        return self.output(attended.reshape(batch, length, d_model))

@@ -15,6 +15,7 @@ from speecheq_jax import labels
 HEAD_NAMES: tuple[str, ...] = ("category", "intensity", "phoneme", "gender")
 UTTERANCE_HEADS: tuple[str, ...] = ("category", "intensity", "gender")
 NORMS: tuple[str, ...] = ("batch", "layer")
+REMATS: tuple[str, ...] = ("none", "dots", "full")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
 
 # size -> (num_layers, d_model, num_heads)
@@ -52,13 +53,16 @@ def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "num_categories": len(labels.CATEGORIES),
             "shared_pooling": False,
             "pooling_attention_dim": 128,
+            # What the backward pass recomputes in each scanned block: "none" (store every
+            # activation; fastest when memory allows), "dots" (keep matmul outputs) or "full".
+            "remat": "none",
         }
     )
 
 
 def validate_model_config(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the offending `model.<key>` when the config cannot build a model."""
-    choices = {"norm": NORMS, "dtype": DTYPES}
+    choices = {"norm": NORMS, "dtype": DTYPES, "remat": REMATS}
     for key, allowed in choices.items():
         if config[key] not in allowed:
             raise ValueError(f"model.{key} = {config[key]!r}; expected one of {list(allowed)}")

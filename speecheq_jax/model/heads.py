@@ -10,13 +10,15 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from speecheq_jax.model.dropout import HashDropout
+
 
 class UtteranceHead(nnx.Module):
     """pooled statistics [B,2D] -> Linear(2D,D) -> Swish -> Dropout -> Linear(D,K) -> [B,K] float32."""
 
     def __init__(self, d_model: int, num_outputs: int, *, dropout: float, dtype: jnp.dtype, rngs: nnx.Rngs):
         self.hidden = nnx.Linear(2 * d_model, d_model, dtype=dtype, rngs=rngs)
-        self.dropout = nnx.Dropout(dropout, rngs=rngs)
+        self.dropout = HashDropout(dropout, rngs=rngs)
         self.output = nnx.Linear(d_model, num_outputs, dtype=dtype, rngs=rngs)
 
     def __call__(self, pooled: jax.Array) -> jax.Array:

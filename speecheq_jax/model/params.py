@@ -1,8 +1,9 @@
 """Parameter counts: the total, and a per-component table for logs, the bench and the docs.
 
 Only `nnx.Param` leaves count (BatchNorm running moments and RNG state are not parameters).
-Repeated blocks are summed into one row (list indices become `*`), so the table of a 16-layer
-model is as short as that of a 2-layer one.
+The conformer blocks are stacked (one module whose parameters have a leading layer axis), so each
+of their parts is one row summed over layers, and the table of a 16-layer model is as short as
+that of a 2-layer one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import collections
 import math
 
 from flax import nnx
+
+STACKED_LAYERS = "blocks"  # attribute name of the encoder's stacked (scanned) conformer blocks
 
 
 def count_params(model: nnx.Module) -> int:
@@ -21,23 +24,19 @@ def count_params(model: nnx.Module) -> int:
 def params_by_component(model: nnx.Module, depth: int = 2) -> dict[str, int]:
     """Parameter counts keyed by the first `depth` module names of each parameter's path.
 
-    A list index becomes `*` and opens one more level, so repeated blocks show their parts:
-    ("encoder", "blocks", 3, "attention", "query", "kernel") counts under
-    "encoder/blocks/*/attention", ("poolings", "gender", "hidden", "kernel") under "poolings/gender".
+    The stacked `blocks` open one more level, so they show their parts:
+    ("encoder", "blocks", "attention", "query", "kernel") counts under "encoder/blocks/attention",
+    ("poolings", "gender", "hidden", "kernel") under "poolings/gender".
     """
     counts: dict[str, int] = collections.Counter()
     for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         names: list[str] = []
         budget = depth
         for part in path[:-1]:
-            if isinstance(part, int):
-                names.append("*")
-                budget += 1
-            elif budget == 0:
+            if budget == 0:
                 break
-            else:
-                names.append(str(part))
-                budget -= 1
+            names.append(str(part))
+            budget -= part != STACKED_LAYERS
         counts["/".join(names)] += math.prod(variable.shape)
     return dict(counts)
 

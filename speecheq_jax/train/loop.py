@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
+import psutil
 from flax import nnx
 from jax.experimental import multihost_utils
 from tqdm import tqdm
@@ -30,6 +31,7 @@ from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
 from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
@@ -37,20 +39,49 @@ from speecheq_jax.train.metric_writer import MetricWriter, format_line
 
 log = logging.getLogger(__name__)
 _CONSOLE_KEYS = ("train/loss", "train/loss_category", "train/loss_intensity", "train/loss_phoneme",
-                 "train/loss_gender", "train/examples_per_s", "train/frames_per_s")
+                 "train/loss_gender", "train/examples_per_s", "train/data_wait", "train/cores_busy")
 
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or Inf; the message names the step and the last good checkpoint."""
 
 
-def _summarize(host: list[dict], seconds: float) -> dict[str, float]:
-    """Host metrics of the steps since the last log -> means and throughput."""
-    keys = host[0].keys()
-    out = {f"train/{k}": float(np.mean([m[k] for m in host])) for k in keys if not k.startswith(("frames", "examples"))}
-    out["train/examples_per_s"] = sum(float(m["examples"]) for m in host) / max(seconds, 1e-9)
-    out["train/frames_per_s"] = sum(float(m["frames"]) for m in host) / max(seconds, 1e-9)
-    return out
+class _Window:
+    """Wall time, CPU time and time spent waiting for the input pipeline since the last log.
+
+    `data_wait` (share of wall time the loop waited in `next(train_iter)`) near 0 says the step,
+    not the input, is the bottleneck; `cores_busy` (process CPU seconds per wall second) says how
+    many of the machine's cores the run kept busy.
+    """
+
+    def __init__(self):
+        self.process = psutil.Process()
+        self.reset()
+
+    def reset(self) -> None:
+        self.start, self.cpu_start, self.data_wait = time.perf_counter(), self._cpu(), 0.0
+
+    def _cpu(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+    def next_batch(self, iterator):
+        start = time.perf_counter()
+        batch = next(iterator)
+        self.data_wait += time.perf_counter() - start
+        return batch
+
+    def summarize(self, host: list[dict]) -> dict[str, float]:
+        """Host metrics of the steps since the last log -> means, throughput and utilisation."""
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        keys = host[0].keys()
+        out = {f"train/{k}": float(np.mean([m[k] for m in host]))
+               for k in keys if not k.startswith(("frames", "examples"))}
+        out["train/examples_per_s"] = sum(float(m["examples"]) for m in host) / seconds
+        out["train/frames_per_s"] = sum(float(m["frames"]) for m in host) / seconds
+        out["train/data_wait"] = self.data_wait / seconds
+        out["train/cores_busy"] = (self._cpu() - self.cpu_start) / seconds
+        return out
 
 
 def _check_finite(host_metrics: list[dict], first_step: int, last_good: int | None, workdir: Path) -> None:
@@ -87,28 +118,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     if start:
         log.info("resuming from step %d", start)
         state = ckpt.restore(start, state_lib.abstract_train_state(config, len(spec.vocab), mesh), train_iter)
-    train_step = step_lib.make_train_step(train_state, config, mesh)
-    eval_step = step_lib.make_eval_step(train_state, config, mesh)
+    train_step = compile_ahead.CompiledStep(
+        step_lib.make_train_step(train_state, config, mesh), train_state.state, mesh, "train step")
+    eval_step = compile_ahead.CompiledStep(
+        step_lib.make_eval_step(train_state, config, mesh), train_state.state, mesh, "eval step")
+    shapes = compile_ahead.bucket_shapes(config.data.batch_size, config.data.buckets)
+    show = jax.process_index() == 0
+    train_step.precompile(shapes, show_progress=show)
+    eval_step.precompile(shapes, show_progress=show)
     writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
 
     num_steps = int(config.train.num_steps)
     last_good = start or None
     pending: list[dict] = []
-    window_start, window_step = time.perf_counter(), start + 1
+    window, window_step = _Window(), start + 1
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     for step in range(start + 1, num_steps + 1):
-        state, metrics = train_step(state, next(train_iter))
+        state, metrics = train_step(state, window.next_batch(train_iter))
         pending.append(metrics)
         bar.update(1)
         at_eval = step % config.train.eval_every == 0 or step == num_steps
         if step % config.train.log_every == 0 or at_eval:
             host = jax.device_get(pending)
             _check_finite(host, window_step, last_good, workdir)
-            scalars = _summarize(host, time.perf_counter() - window_start)
+            scalars = window.summarize(host)
             writer.write(step, scalars)
             bar.set_postfix(loss=f"{scalars['train/loss']:.3f}")
             log.info(format_line(step, scalars, _CONSOLE_KEYS))
-            pending, window_start, window_step = [], time.perf_counter(), step + 1
+            pending, window_step = [], step + 1
+            window.reset()
         if at_eval:
             valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid")
             scalars = eval_run.flatten(valid, prefix="valid")
@@ -117,6 +155,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                                                  "valid/overall/category/wa", "valid/overall/phoneme/per")))
             ckpt.save(step, state, train_iter, scalars)
             last_good = step
+            window.reset()  # throughput and utilisation figures are of training steps only
     bar.close()
     writer.close()
     ckpt.close()

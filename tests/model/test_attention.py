@@ -1,5 +1,6 @@
 """Relative positional attention: the skew equals an explicit gather, and padded keys are ignored."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -52,3 +53,19 @@ def test_scores_depend_on_relative_position():
     out_left = attention(left, mask_left)[:, :6]
     out_right = attention(right, mask_right)[:, 3:]
     np.testing.assert_allclose(np.asarray(out_left), np.asarray(out_right), atol=1e-5)
+
+
+def test_fused_path_equals_explicit_scores():
+    """Eval mode takes jax.nn.dot_product_attention with the position term as a bias; train mode
+    with dropout computes the scores by hand. Same weights, same outputs, even for a row of an
+    example with no valid frame (a batch-padding example)."""
+    attention = RelativeSelfAttention(16, 4, attention_dropout=0.1, dtype=jnp.float32, rngs=nnx.Rngs(0))
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((3, 12, 16)), jnp.float32)
+    mask = jnp.arange(12)[None] < jnp.array([[12], [5], [0]])
+    attention.eval()
+    fused = attention(x, mask)
+    attention.train()
+    attention.dropout.rate = 1e-12  # keeps every weight (threshold rounds to 2^32 - 1) yet takes the explicit path
+    explicit = attention(x, mask, jax.random.key(0))
+    assert np.isfinite(np.asarray(fused)).all()
+    np.testing.assert_allclose(fused, explicit, rtol=1e-5, atol=1e-6)

@@ -1,11 +1,12 @@
 """Convolutional front end: 4x subsampling of frames and mask, padding unseen."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.frontend import ConvSubsampling
+from speecheq_jax.model.frontend import ConvSubsampling, PatchConv2D
 
 pytestmark = pytest.mark.unit
 
@@ -38,3 +39,13 @@ def test_padded_input_frames_are_not_read():
 def test_rejects_frame_counts_not_divisible_by_four():
     with pytest.raises(ValueError, match="multiple of 4"):
         _frontend()(jnp.ones((1, 10, 80)), jnp.ones((1, 10), bool))
+
+
+def test_patch_conv_equals_strided_convolution():
+    """im2col + matmul computes the 3x3 stride-2 convolution (padding 1) of nnx.Conv's layout."""
+    conv = PatchConv2D(5, 7, dtype=jnp.float32, rngs=nnx.Rngs(0))
+    conv.bias[...] = jnp.arange(7, dtype=jnp.float32)
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 13, 10, 5)), jnp.float32)
+    expected = jax.lax.conv_general_dilated(
+        x, conv.kernel[...], (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")) + conv.bias[...]
+    np.testing.assert_allclose(conv(x), expected, rtol=1e-5, atol=1e-5)

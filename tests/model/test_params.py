@@ -46,6 +46,6 @@ def test_table_rows_sum_to_the_total():
     model = nnx.eval_shape(lambda: SpeechEQ(small_config(), num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0)))
     components = params_by_component(model)
     assert sum(components.values()) == count_params(model)
-    assert "encoder/blocks/*/attention" in components and "poolings/gender" in components
+    assert "encoder/blocks/attention" in components and "poolings/gender" in components
     table = parameter_table(model)
     assert table.splitlines()[-1].split()[:2] == ["total", f"{count_params(model):,}"]

@@ -77,12 +77,14 @@ def test_train_mode_batch_statistics_ignore_padding():
     train_forward(model, random_batch([37, 21], 40))
     train_forward(twin, random_batch([37, 21], 64, padding_value=1e3))
     moments, twin_moments = nnx.state(model, nnx.BatchStat), nnx.state(twin, nnx.BatchStat)
-    assert len(jax.tree.leaves(moments)) == 2 * 2  # mean and var per layer
+    # mean and var, each stacked over the layers: [num_layers, D]
+    assert [leaf.shape[0] for leaf in jax.tree.leaves(moments)] == [model.encoder.num_layers] * 2
     initial = nnx.state(_model(), nnx.BatchStat)
     leaves = zip(jax.tree.leaves(moments), jax.tree.leaves(twin_moments), jax.tree.leaves(initial))
     for value, twin_value, start in leaves:
         np.testing.assert_allclose(value, twin_value, rtol=1e-5, atol=1e-6)
-        assert not np.allclose(value, start)
+        for layer in range(value.shape[0]):
+            assert not np.allclose(value[layer], start[layer]), f"layer {layer} moments not updated"
 
 
 def test_every_parameter_receives_a_gradient():
