@@ -55,6 +55,8 @@ def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
         log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
         if summary["excluded"]:
             log.info("excluded from %s: %s", corpus, ", ".join(f"{k}: {v}" for k, v in summary["excluded"].items()))
+        for exclusion in summary.get("excluded_files", ()):
+            log.info("excluded file of %s: %s: %s %s", corpus, exclusion["file"], exclusion["reason"], exclusion["detail"])
         log.info("category counts %s: %s", corpus, summary["category_counts"])
     (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
 

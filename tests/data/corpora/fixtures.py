@@ -9,18 +9,22 @@ shared computation.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
+from speecheq_jax.data.corpora import StrictExclusionError, read_corpus
+from speecheq_jax.data.errors import Exclusion
 from speecheq_jax.data.utterance import Utterance, write_jsonl
 
 SAMPLE_RATE = 16000
 
 
-def write_wav(path: Path, seconds: float = 0.05, seed: int = 0) -> Path:
-    """A short sine-plus-noise PCM16 WAV; seconds=0 writes a valid header with no samples."""
+def write_wav(path: Path, seconds: float = 0.2, seed: int = 0) -> Path:
+    """A short sine-plus-noise PCM16 WAV (0.2 s: above audio_check.MIN_SECONDS); seconds=0 writes a header only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     noise = np.random.default_rng(seed).normal(0.0, 0.01, t.shape)
@@ -176,3 +180,27 @@ def make_seqd(root: Path) -> Path:
             ))
     write_jsonl(utterances, root / "manifest.jsonl")
     return root
+
+
+# --- Defects -----------------------------------------------------------------
+
+
+def expect_exclusion(corpus: str, root: Path, file_pattern: str, reason: str, **read_kwargs) -> Exclusion:
+    """Reads `root` twice and checks one defect both ways; returns its Exclusion.
+
+    Non-strict: the read completes and exactly one excluded file matches
+    `file_pattern` (a regex searched in the file), with `reason`. Strict: the
+    read stops with a one-line StrictExclusionError naming the first defect met
+    (this one when the tree has no other) and its reason.
+    """
+    data = read_corpus(corpus, root, phonemize=False, **read_kwargs)
+    found = [e for e in data.excluded_files if re.search(file_pattern, e.file)]
+    assert len(found) == 1, data.excluded_files
+    assert found[0].reason == reason, found[0]
+    assert data.excluded[reason] >= 1
+    with pytest.raises(StrictExclusionError) as error:
+        read_corpus(corpus, root, phonemize=False, strict=True, **read_kwargs)
+    message = str(error.value)
+    assert "\n" not in message, message
+    assert any(message.startswith(f"{e.file}: {e.reason}") for e in data.excluded_files), message
+    return found[0]
