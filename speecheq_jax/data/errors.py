@@ -55,4 +55,5 @@ class StrictExclusionError(DataError):
 
     def __init__(self, exclusion: Exclusion):
         self.exclusion = exclusion
-        super().__init__(f"{exclusion.describe()} [strict mode: fix or remove the file, or turn strict off to exclude it]")
+        super().__init__(
+            f"{exclusion.describe()} [strict mode: fix or remove the file, or turn strict off to exclude it]")

@@ -131,9 +131,10 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
         try:
             builder.download_and_prepare(file_format="array_record")
         except OSError as e:
-            if e.errno not in _DISK_FULL:
+            full = _disk_full(e)
+            if full is None:
                 raise
-            raise DataError(f"disk full while preparing {corpus} in {data_dir} (writing {e.filename or 'a shard'}); "
+            raise DataError(f"disk full while preparing {corpus} in {data_dir} (writing {full.filename or 'a shard'}); "
                             "nothing was kept: free space and run the same command again") from e
     prepared = _open(builder)
     if strict and prepared.excluded_files:
@@ -141,6 +142,15 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                         f"{prepared.excluded_files[0].describe()}; strict mode refuses it: fix the files and prepare "
                         "into another data_dir, or turn strict off")
     return prepared
+
+
+def _disk_full(error: BaseException | None) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError in `error`'s chain (TFDS re-raises writer errors without their errno), or None."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _check_writable(data_dir: Path) -> None:

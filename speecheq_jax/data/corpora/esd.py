@@ -85,7 +85,7 @@ def _emotion_wavs(emotion_dir: Path, excluded: Exclusions) -> list[tuple[str, Pa
 
 
 def parse_transcripts(path: Path, excluded: Exclusions) -> dict[str, str]:
-    """Utterance id -> text from '<id><TAB>text<TAB>emotion' lines; a line that does not parse is excluded (BAD_LINE)."""
+    """Utterance id -> text from '<id><TAB>text<TAB>emotion' lines; a line that does not parse is excluded."""
     if not path.is_file():
         raise CorpusLayoutError(f"missing ESD transcript file {path}; expected {LAYOUT}")
     out = {}

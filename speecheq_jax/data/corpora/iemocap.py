@@ -95,7 +95,8 @@ def _record(session: Path, label_file: Path, line: str, line_no: int, transcript
     utt_id, native, arousal = summary
     utt_dialog, speaker = parse_utterance_id(utt_id, source)
     if utt_dialog != dialog or speaker[3:5] != f"{int(session.name[-1]):02d}":
-        raise UnusableFileError(source, BAD_LINE, f"utterance {utt_id} does not belong to {session.name} dialog {dialog}")
+        raise UnusableFileError(source, BAD_LINE,
+                                f"utterance {utt_id} does not belong to {session.name} dialog {dialog}")
     if utt_id not in transcripts:
         raise UnusableFileError(source, NO_LINE,
                                 f"{utt_id} has no line in {session / 'dialog' / 'transcriptions' / dialog}.txt")

@@ -36,5 +36,6 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
 def _record(row: dict[str, object], source: str, root: Path) -> RawUtterance:
     raw = manifest.raw_from_row(row, source, root)
     if raw.group not in SPLITS:
-        raise UnusableFileError(source, BAD_LINE, f"group {raw.group!r}; SEQD-synth groups are the fixed splits {SPLITS}")
+        raise UnusableFileError(source, BAD_LINE,
+                                f"group {raw.group!r}; SEQD-synth groups are the fixed splits {SPLITS}")
     return raw

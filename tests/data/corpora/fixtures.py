@@ -185,6 +185,71 @@ def make_seqd(root: Path) -> Path:
 # --- Defects -----------------------------------------------------------------
 
 
+def write_silent_wav(path: Path, seconds: float = 0.5) -> Path:
+    """A PCM16 WAV of all-zero samples."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.zeros(int(seconds * SAMPLE_RATE)), SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+def write_defects(folder: Path, stems: dict[str, str]) -> dict[str, str]:
+    """Writes one defective file per stem: kind 'zero_length' | 'undecodable' | 'silent' | 'too_short'.
+
+    Returns {file name: the reason the audio check must give}.
+    """
+    reasons = {"zero_length": "zero-length file", "undecodable": "cannot decode audio",
+               "silent": "silent (all-zero) audio", "too_short": "too short for the model (< 0.16 s)"}
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, kind in stems.items():
+        path = folder / f"{stem}.wav"
+        if kind == "zero_length":
+            path.write_bytes(b"")
+        elif kind == "undecodable":
+            path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot audio at all")
+        elif kind == "silent":
+            write_silent_wav(path)
+        else:
+            write_wav(path, seconds=0.1)
+    return {f"{stem}.wav": reasons[kind] for stem, kind in stems.items()}
+
+
+def make_defective_cremad(root: Path) -> dict[str, str]:
+    """make_cremad plus one file of each defect, and actor 1006's every file silent.
+
+    Returns {file name: expected reason} of every file that must be excluded and named.
+    """
+    make_cremad(root)
+    audio = root / "AudioWAV"
+    expected = {"1006_WSI_FEA_MD.wav": "header only, no samples"}
+    write_wav(audio / "1001_DFA_ANG_H.wav")  # the one-letter level of real copies
+    expected["1001_DFA_ANG_H.wav"] = "file name breaks the naming scheme"
+    write_wav(audio / "._1001_DFA_ANG_HI.wav")  # macOS companion: excluded by rule, counted, not named
+    expected |= write_defects(audio, {
+        "1002_WSI_ANG_HI": "zero_length", "1003_WSI_ANG_HI": "undecodable",
+        "1004_WSI_ANG_HI": "silent", "1005_WSI_ANG_HI": "too_short",
+    })
+    expected |= write_defects(audio, {f"1006_{name}": "silent" for name in CREMAD_FILES})
+    return expected
+
+
+def make_defective_casia(root: Path) -> dict[str, str]:
+    """make_casia (1 file per emotion) plus an unknown emotion folder, defects, and zhaozuoxiang all silent.
+
+    Returns {path relative to root: expected reason}.
+    """
+    make_casia(root, per_emotion=1)
+    write_wav(root / "wangzhe" / "bored" / "201.wav")
+    expected = {"wangzhe/bored/201.wav": "label code unknown to the corpus"}
+    for speaker, stems in (("liuchanhg", {"202": "zero_length", "203": "too_short"}),
+                           ("wangzhe", {"202": "undecodable"})):
+        found = write_defects(root / speaker / "angry", stems)
+        expected |= {f"{speaker}/angry/{name}": reason for name, reason in found.items()}
+    for emotion in CASIA_EMOTIONS:
+        found = write_defects(root / "zhaozuoxiang" / emotion, {"201": "silent"})
+        expected |= {f"zhaozuoxiang/{emotion}/{name}": reason for name, reason in found.items()}
+    return expected
+
+
 def expect_exclusion(corpus: str, root: Path, file_pattern: str, reason: str, **read_kwargs) -> Exclusion:
     """Reads `root` twice and checks one defect both ways; returns its Exclusion.
 

@@ -15,7 +15,8 @@ def test_labels_levels_sentences_and_genders(cremad_root):
     data = read_corpus("cremad", cremad_root, phonemize=False)
     assert len(data.utterances) == 6 * 5
     assert data.excluded == {"header only, no samples": 1}
-    assert [(Path(e.file).name, e.reason) for e in data.excluded_files] == [("1006_WSI_FEA_MD.wav", "header only, no samples")]
+    assert [(Path(e.file).name, e.reason) for e in data.excluded_files] == [
+        ("1006_WSI_FEA_MD.wav", "header only, no samples")]
     assert collections.Counter(u.category for u in data.utterances) == {
         "angry": 6, "neutral": 6, "sad": 6, "happy": 6, "disgust": 6,
     }
