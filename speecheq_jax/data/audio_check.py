@@ -35,8 +35,6 @@ UNDECODABLE = "cannot decode audio"
 HEADER_ONLY = "header only, no samples"
 SILENT = "silent (all-zero) audio"
 TOO_SHORT = f"too short for the model (< {MIN_SECONDS:.2f} s)"
-REASONS: tuple[str, ...] = (MISSING, ZERO_LENGTH, UNDECODABLE, HEADER_ONLY, SILENT, TOO_SHORT)
-"""Every reason `check_file` gives, in the order the checks run."""
 
 
 def decode(path: str | Path) -> tuple[np.ndarray, int]:
@@ -60,7 +58,7 @@ def decode(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def check_file(path: str | Path) -> None:
-    """Raises UnusableFileError (with one of `REASONS`) unless the file is usable audio.
+    """Raises UnusableFileError (reason: one of the constants above) unless the file is usable audio.
 
     Decodes the whole file: silence can only be seen in the samples.
     """

@@ -45,9 +45,7 @@ TEXT_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")
 BAD_NAME = "file name breaks the naming scheme"
 BAD_LINE = "label line breaks the scheme"
 NO_LINE = "no label or transcript line"
-UNKNOWN_CODE = "label code unknown to the corpus"
-SCHEME_REASONS: tuple[str, ...] = (BAD_NAME, BAD_LINE, NO_LINE, UNKNOWN_CODE)
-"""Reasons for a defect in names or label files (audio defects: audio_check.REASONS)."""
+UNKNOWN_CODE = "unknown label code"
 
 
 class CorpusLayoutError(DataError):
@@ -268,27 +266,23 @@ def _labels(corpus: str, raw: RawUtterance,
             options: labels.LabelOptions) -> tuple[str | None, str, str, float | None]:
     """(unified category or None, 'keep'|'mask'|'drop', reason, intensity) of one record.
 
-    Raises UnusableFileError naming the record for a code the corpus does not have.
+    Raises UnusableFileError naming the record for a code the corpus does not
+    have (UNKNOWN_CODE) or an intensity outside [0, 1] (BAD_LINE).
     """
     code = raw.native_label if raw.category_code == "" else raw.category_code
     try:
-        decision = labels.map_category(corpus, code, options) if code is not None else None
-        category = decision.category if decision is not None else None
+        decision = None if code is None else labels.map_category(corpus, code, options)
         if decision is not None and decision.action == "drop":
             return None, "drop", decision.reason, None
-        intensity = _intensity(corpus, raw, category)
+        category = None if decision is None else decision.category
+        intensity = None if raw.intensity is not None else labels.map_intensity(corpus, category, raw.intensity_code)
     except ValueError as e:
         raise UnusableFileError(raw.source, UNKNOWN_CODE, str(e)) from e
-    return category, decision.action if decision is not None else "keep", "", intensity
-
-
-def _intensity(corpus: str, raw: RawUtterance, category: str | None) -> float | None:
-    """Intensity on [0, 1] from the record's value or native code (None = masked)."""
     if raw.intensity is not None:
         if not 0.0 <= raw.intensity <= 1.0:
-            raise ValueError(f"intensity {raw.intensity} is outside [0, 1]")
-        return float(raw.intensity)
-    return labels.map_intensity(corpus, category, raw.intensity_code)
+            raise UnusableFileError(raw.source, BAD_LINE, f"intensity {raw.intensity} is outside [0, 1]")
+        intensity = float(raw.intensity)
+    return category, "keep" if decision is None else decision.action, "", intensity
 
 
 def _usable_audio(corpus: str, labelled: list[_Labelled], excluded: Exclusions) -> list[_Labelled]:

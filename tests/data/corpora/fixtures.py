@@ -239,7 +239,7 @@ def make_defective_casia(root: Path) -> dict[str, str]:
     """
     make_casia(root, per_emotion=1)
     write_wav(root / "wangzhe" / "bored" / "201.wav")
-    expected = {"wangzhe/bored/201.wav": "label code unknown to the corpus"}
+    expected = {"wangzhe/bored/201.wav": "unknown label code"}
     for speaker, stems in (("liuchanhg", {"202": "zero_length", "203": "too_short"}),
                            ("wangzhe", {"202": "undecodable"})):
         found = write_defects(root / speaker / "angry", stems)

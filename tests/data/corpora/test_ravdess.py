@@ -41,7 +41,7 @@ def test_bad_names_are_excluded_and_named(tmp_path):
     assert [(e.file.rsplit("/", 1)[1], e.reason, e.detail) for e in data.excluded_files] == [
         ("03-01-05-02-01-01-02.wav", "file name breaks the naming scheme",
          "actor 02 in the name but the folder is Actor_01"),
-        ("03-01-09-02-01-01-01.wav", "label code unknown to the corpus",
+        ("03-01-09-02-01-01-01.wav", "unknown label code",
          data.excluded_files[1].detail),
         ("angry.wav", "file name breaks the naming scheme", "expected MM-VV-EE-II-SS-RR-AA, e.g. 03-01-05-02-01-01-01"),
     ]
