@@ -21,8 +21,8 @@ from pathlib import Path
 
 from speecheq_jax import labels
 from speecheq_jax.data.corpora.base import (
-    BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, read_text_lines,
-    require_root, unify, wav_files,
+    BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error,
+    read_text_lines, require_root, unify, wav_files,
 )
 from speecheq_jax.data.errors import Exclusion, UnusableFileError
 
