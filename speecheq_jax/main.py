@@ -6,7 +6,9 @@ r"""Entry point: prepare data, train, evaluate checkpoints, predict.
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode evaluate --checkpoint best
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode predict --input a.wav dir/
 
-A mistyped config key or a bad value is reported in one line, not a traceback.
+A mistyped config key or a bad value is reported in one line, not a traceback;
+so is bad data (a missing corpus root, an unwritable data_dir, a full disk:
+any `speecheq_jax.data.errors.DataError`).
 Every mode uses JAX's persistent compilation cache (`$JAX_COMPILATION_CACHE_DIR`, by default
 ~/.cache/speecheq_jax/xla), so a resumed run, an evaluation or a prediction loads the executables
 an earlier run compiled instead of compiling them again.
@@ -25,6 +27,8 @@ import jax
 import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
+
+from speecheq_jax.data.errors import DataError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
@@ -121,5 +125,13 @@ def main(argv: list[str]) -> None:
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
 
 
+def _main_reporting_data_errors(argv: list[str]) -> None:
+    """`main`, with a DataError (the user's data, not a bug) printed as one line and exit code 1."""
+    try:
+        main(argv)
+    except DataError as e:
+        sys.exit(f"data error: {e}")
+
+
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(_main_reporting_data_errors, flags_parser=_parse_flags)

@@ -31,7 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.signal
-import soundfile
+
+from speecheq_jax.data import audio_check
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -62,14 +63,12 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def read_audio(path: str | Path) -> np.ndarray:
-    """Reads an audio file -> float32 [N] mono at 16 kHz; errors name the file."""
-    try:
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
-    except (RuntimeError, soundfile.LibsndfileError) as e:
-        raise ValueError(f"{path}: cannot read audio ({e})") from e
-    if samples.shape[0] == 0:
-        raise ValueError(f"{path}: audio file has no samples")
-    return to_mono_16k(samples, rate)
+    """Reads an audio file -> float32 [N] mono at 16 kHz.
+
+    Raises errors.UnusableFileError (a ValueError naming the file) for a
+    missing, empty or undecodable file.
+    """
+    return to_mono_16k(*audio_check.decode(path))
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

@@ -70,6 +70,8 @@ def default_data_config() -> ml_collections.ConfigDict:
         "prefetch": 2,
         # ESD's 'official' split shares speakers across train/valid/test: refused unless set.
         "allow_speaker_dependent": False,
+        # Preparation excludes (and names) files it cannot use; strict makes any of them an error.
+        "strict": False,
     })
 
 

@@ -8,14 +8,24 @@
 TFDS writes into `incomplete.*` and renames on success, so an interrupted run
 leaves nothing that `open_prepared` takes for complete; preparing an existing
 dataset returns at once.
+
+Bad inputs are one-line `DataError`s (the CLI prints them and exits 1): a root
+that does not exist or holds no corpus (the reader names the corpus, the path
+and the expected layout), a data_dir that cannot be written (checked before
+anything is read), a disk that fills up while writing (TFDS removes its
+`incomplete.*` directory; run again once there is space). Files the corpus
+reader cannot use are excluded and listed; `--strict` makes them errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import shlex
+import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +35,9 @@ import tensorflow_datasets as tfds
 from speecheq_jax import labels
 from speecheq_jax.data.builders import BUILDERS, CorpusBuilder
 from speecheq_jax.data.builders.base import CorpusConfig
+from speecheq_jax.data.errors import DataError, Exclusion
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class NotPreparedError(FileNotFoundError):
@@ -43,7 +56,8 @@ class PreparedDataset:
       vocab: the corpus's phoneme tokens; record id i + 1 is vocab[i], 0 is blank.
       split_sizes: unit (TFDS split) -> number of records.
       units: unit -> {num_frames: [N], num_phonemes: [N], cmvn sums}, in record order.
-      labels: category counts, applied mapping and exclusions at preparation.
+      labels: category counts, applied mapping and exclusions at preparation
+        (`excluded`: reason -> count; `excluded_files`: [{file, reason, detail}]).
     """
 
     corpus: str
@@ -54,6 +68,11 @@ class PreparedDataset:
     split_sizes: dict[str, int]
     units: dict[str, dict]
     labels: dict
+
+    @property
+    def excluded_files(self) -> tuple[Exclusion, ...]:
+        """Each file the preparation left out, with its reason (none for datasets prepared before this was kept)."""
+        return tuple(Exclusion(**e) for e in self.labels.get("excluded_files", ()))
 
     def fold(self, protocol: str | None, name: str | None) -> dict:
         """A fold by protocol (None = the corpus's first) and name (None = first)."""
@@ -71,8 +90,8 @@ class PreparedDataset:
 
 def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                  label_options: labels.LabelOptions | Mapping | None = None,
-                 synth: Mapping | None = None) -> CorpusBuilder:
-    """The builder (not yet prepared) for one corpus and one set of options."""
+                 synth: Mapping | None = None, strict: bool = False) -> CorpusBuilder:
+    """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder)."""
     if corpus not in BUILDERS:
         raise ValueError(f"unknown corpus {corpus!r}; known: {sorted(BUILDERS)}")
     if not isinstance(label_options, labels.LabelOptions):
@@ -86,31 +105,71 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
     return builder_cls(data_dir=str(Path(data_dir).expanduser()), file_format="array_record",
-                       config=config.name if config.name in predefined else config)
+                       config=config.name if config.name in predefined else config, strict=strict)
 
 
 def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
             label_options: labels.LabelOptions | Mapping | None = None,
-            synth: Mapping | None = None, progress: bool = True) -> PreparedDataset:
+            synth: Mapping | None = None, progress: bool = True, strict: bool = False) -> PreparedDataset:
     """Builds the dataset unless it already exists, then opens it.
 
     `synth` (num, seed, langs) only applies to seqd_synth; real corpora need
-    `root`, the user's copy of the corpus.
+    `root`, the user's copy of the corpus. `strict`: a file the reader would
+    exclude is an error, and so is an existing dataset that excluded files.
+
+    Raises:
+      DataError: one line for a missing root, an unwritable data_dir, a full
+        disk, a corpus with no usable file, or (strict) an excluded file.
     """
-    builder = make_builder(corpus, data_dir, root, label_options, synth)
+    builder = make_builder(corpus, data_dir, root, label_options, synth, strict)
     if corpus != "seqd_synth" and root is None:
-        raise ValueError(f"{corpus}: pass root=, the directory of your copy of the corpus")
+        raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
     tfds.display_progress_bar(progress)
     print(f"[prepare] {corpus}/{builder.builder_config.name}: {builder.builder_config.description}")
-    builder.download_and_prepare(file_format="array_record")
-    return _open(builder)
+    if not builder.data_path.exists():
+        _check_writable(Path(data_dir).expanduser())
+        try:
+            builder.download_and_prepare(file_format="array_record")
+        except OSError as e:
+            full = _disk_full(e)
+            if full is None:
+                raise
+            raise DataError(f"disk full while preparing {corpus} in {data_dir} (writing {full.filename or 'a shard'}); "
+                            "nothing was kept: free space and run the same command again") from e
+    prepared = _open(builder)
+    if strict and prepared.excluded_files:
+        raise DataError(f"{prepared.path} was prepared with {len(prepared.excluded_files)} excluded file(s), e.g. "
+                        f"{prepared.excluded_files[0].describe()}; strict mode refuses it: fix the files and prepare "
+                        "into another data_dir, or turn strict off")
+    return prepared
+
+
+def _disk_full(error: BaseException | None) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError in `error`'s chain (TFDS re-raises writer errors without their errno), or None."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _check_writable(data_dir: Path) -> None:
+    """DataError unless `data_dir` is (or can be made) a directory we can write in."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as e:
+        raise DataError(f"data_dir {data_dir} cannot be written ({e.strerror or e}); "
+                        "pass a writable directory (--data_dir, config.data.data_dir)") from e
 
 
 def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> list[PreparedDataset]:
-    """Prepares every corpus of `config.data` (a no-op for those already prepared)."""
+    """Prepares every corpus of `config.data` (a no-op for those already prepared); `config.strict` as in `prepare`."""
     return [
         prepare(entry["name"], config.data_dir, entry.get("root"), dict(config.label_options),
-                dict(config.synth) if entry["name"] == "seqd_synth" else None, progress=progress)
+                dict(config.synth) if entry["name"] == "seqd_synth" else None, progress=progress,
+                strict=config.strict)
         for entry in config.corpora
     ]
 
@@ -158,7 +217,7 @@ def _open(builder: CorpusBuilder) -> PreparedDataset:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, choices=sorted(BUILDERS))
     parser.add_argument("--data_dir", required=True, help="where prepared datasets live")
@@ -166,13 +225,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label_options", type=json.loads, default=None, help="JSON dict of labels.LabelOptions")
     parser.add_argument("--synth", type=json.loads, default=None, help='JSON dict, e.g. {"num": 1000, "seed": 0}')
     parser.add_argument("--no_progress", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
     args = parser.parse_args(argv)
-    prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
-                       progress=not args.no_progress)
+    try:
+        prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
+                           progress=not args.no_progress, strict=args.strict)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"[prepare] ready: {prepared.path}")
     for unit, size in sorted(prepared.split_sizes.items()):
         print(f"  unit {unit}: {size} records")
+    if prepared.excluded_files:
+        print(f"  excluded {len(prepared.excluded_files)} file(s): {prepared.labels['excluded']}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

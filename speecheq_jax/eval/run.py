@@ -51,11 +51,14 @@ def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, sp
 
 
 def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
-    """Logs and writes each corpus's label mapping, exclusions and counts (never implicit)."""
+    """Logs and writes each corpus's label mapping, exclusions (files named) and counts (never implicit)."""
     for corpus, summary in spec.label_summary.items():
         log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
         if summary["excluded"]:
             log.info("excluded from %s: %s", corpus, ", ".join(f"{k}: {v}" for k, v in summary["excluded"].items()))
+        for exclusion in summary.get("excluded_files", ()):
+            log.info("excluded from %s: %s: %s %s", corpus, exclusion["file"], exclusion["reason"],
+                     exclusion["detail"])
         log.info("category counts %s: %s", corpus, summary["category_counts"])
     (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
 

@@ -4,8 +4,13 @@ A corpus builder is three lines (see the sibling modules): the corpus name and
 how to find its raw data. Everything else happens here:
 
 * the corpus reader (`corpora.read_corpus`) maps labels into the unified space
-  under the config's `LabelOptions`; the applied mapping, exclusions and
-  per-category counts are printed and stored in the metadata;
+  under the config's `LabelOptions` and checks every audio file
+  (`audio_check`); the applied mapping, exclusions (counts by reason, and each
+  excluded file with its reason) and per-category counts are printed and
+  stored in the metadata. The folds are made from the usable files only (TFDS
+  refuses an empty split, so unusable audio is found before the splits are
+  defined, not while they are written). `strict=True` makes any exclusion an
+  error;
 * every utterance is stored once, in the TFDS split of its unit (a sanitised
   speaker id, `corpora.folds.unit_of`); folds are lists of units, stored for
   every protocol of the corpus, so a fold's train set is a union of splits;
@@ -37,6 +42,7 @@ from etils import epath
 from speecheq_jax import labels
 from speecheq_jax.data import corpora, features
 from speecheq_jax.data.corpora import folds as corpus_folds
+from speecheq_jax.data.errors import DataError
 from speecheq_jax.data.utterance import Utterance
 
 VERSION = tfds.core.Version("1.0.0")
@@ -95,13 +101,22 @@ def _options_dict(options: labels.LabelOptions) -> dict[str, Any]:
 
 
 class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Shared builder; subclasses set `CORPUS` and may override `raw_root`."""
+    """Shared builder; subclasses set `CORPUS` and may override `raw_root`.
+
+    `strict` is not part of the config (a strict preparation that succeeds
+    writes exactly what a lenient one would): it only turns an exclusion into
+    an error.
+    """
 
     CORPUS: ClassVar[str]
     VERSION = VERSION
     BUILDER_CONFIG_CLASS = CorpusConfig
     BUILDER_CONFIGS = [CorpusConfig()]
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Pass the corpus directory as --root (prepare) or --manual_dir (tfds build)."
+
+    def __init__(self, *, strict: bool = False, **kwargs):
+        self.strict = strict
+        super().__init__(**kwargs)
 
     @tfds.core.utils.classproperty
     @classmethod
@@ -129,9 +144,10 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Iterator]:
         options = self.builder_config.label_options
-        data = corpora.read_corpus(self.CORPUS, self.raw_root(dl_manager), options)
+        root = self.raw_root(dl_manager)
+        data = corpora.read_corpus(self.CORPUS, root, options, strict=self.strict)
         if not data.utterances:
-            raise ValueError(f"{self.CORPUS}: the reader found no utterances under {self.raw_root(dl_manager)}")
+            raise DataError(f"{self.CORPUS}: no usable utterance under {root}; excluded: {data.excluded}")
         by_unit: dict[str, list[Utterance]] = collections.defaultdict(list)
         for utt in data.utterances:
             by_unit[corpus_folds.unit_of(utt)].append(utt)
@@ -211,7 +227,8 @@ def _label_summary(data: corpora.CorpusData) -> dict[str, Any]:
     return {
         "category_counts": dict(sorted(counts.items())),
         "mapping": dict(data.mapping),
-        "excluded": dict(data.excluded),
+        "excluded": dict(sorted(data.excluded.items())),
+        "excluded_files": [exclusion.to_dict() for exclusion in data.excluded_files],
         "num_utterances": len(data.utterances),
     }
 
@@ -220,5 +237,7 @@ def _format_summary(corpus: str, config: str, summary: dict[str, Any]) -> str:
     lines = [f"[prepare] {corpus}/{config}: {summary['num_utterances']} utterances kept"]
     lines += [f"  mapping   {code} -> {target}" for code, target in summary["mapping"].items()]
     lines += [f"  excluded  {reason}: {n}" for reason, n in summary["excluded"].items()]
+    lines += [f"  excluded  file {e['file']}: {e['reason']}" + (f" ({e['detail']})" if e["detail"] else "")
+              for e in summary["excluded_files"]]
     lines += [f"  category  {name}: {n}" for name, n in summary["category_counts"].items()]
     return "\n".join(lines)

@@ -1,8 +1,10 @@
-"""CLI: python -m speecheq_jax.data.corpora summarize --corpus NAME --root DIR [--protocol P] [--json OUT].
+"""CLI: python -m speecheq_jax.data.corpora summarize --corpus NAME --root DIR [--protocol P] [--json OUT] [--strict].
 
-Reads a corpus (labels unified, every audio header checked, no g2p: the
-summary does not need phonemes), makes its folds and prints the summary tables;
---json also writes them as JSON.
+Reads a corpus (labels unified, every audio file decoded and checked, no g2p:
+the summary does not need phonemes), makes its folds from the usable files and
+prints the summary tables, the excluded files named with their reasons; --json
+also writes them as JSON. --strict makes any exclusion an error. Errors are one
+line on stderr, exit status 1.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     cmd.add_argument("--json", default=None, help="also write the summary to this JSON file")
     cmd.add_argument("--label-set", default=None, help="comma-separated categories, e.g. neutral,happy,angry,sad")
     cmd.add_argument("--speaker-info", default=None, help="speaker,gender CSV filling genders the corpus lacks")
+    cmd.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
     return parser.parse_args(argv)
 
 
@@ -36,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     label_set = tuple(args.label_set.split(",")) if args.label_set else None
     try:
         data = read_corpus(args.corpus, args.root, labels.LabelOptions(label_set=label_set),
-                           phonemize=False, speaker_info=args.speaker_info)
+                           phonemize=False, strict=args.strict, speaker_info=args.speaker_info)
         summary = summarize(data, make_folds(data, args.protocol))
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

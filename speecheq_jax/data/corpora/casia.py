@@ -7,11 +7,11 @@ label (labels.py maps it).
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 from speecheq_jax.data.corpora.base import (
-    CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, no_utterances_error, require_root, unify, wav_files,
+    CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root, unify,
+    wav_files,
 )
 
 SPEAKER_GENDERS: dict[str, str] = {"liuchanhg": "F", "wangzhe": "M", "zhaoquanyin": "F", "zhaozuoxiang": "M"}
@@ -25,7 +25,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     unknown = [p.name for p in speaker_dirs if p.name not in SPEAKER_GENDERS]
     if unknown:
         raise CorpusLayoutError(f"{root}: unknown CASIA speaker folder(s) {unknown}; expected {LAYOUT}")
-    excluded: collections.Counter = collections.Counter()
+    excluded = Exclusions(options.strict)
     raws = [
         RawUtterance(
             id=f"{speaker_dir.name}_{emotion_dir.name}_{wav.stem}", audio_path=wav,
@@ -36,6 +36,6 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
         for emotion_dir in sorted(p for p in speaker_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
         for wav in wav_files(emotion_dir, excluded)
     ]
-    if not raws:
+    if not raws and not excluded.counts:
         raise no_utterances_error(root, "casia", LAYOUT)
     return unify("casia", root, raws, options, excluded)

@@ -7,14 +7,15 @@ class). Genders come from VideoDemographics.csv (ActorID,Age,Sex,Race,Ethnicity)
 
 from __future__ import annotations
 
-import collections
 import csv
 import re
 from pathlib import Path
 
 from speecheq_jax.data.corpora.base import (
-    CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, no_utterances_error, require_root, unify, wav_files,
+    BAD_NAME, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root,
+    unify, wav_files,
 )
+from speecheq_jax.data.errors import UnusableFileError
 
 SENTENCES: dict[str, str] = {
     "IEO": "It's eleven o'clock",
@@ -43,22 +44,28 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     if not audio_dir.is_dir():
         raise CorpusLayoutError(f"{root}: no AudioWAV folder; expected {LAYOUT}")
     genders = read_demographics(root / DEMOGRAPHICS)
-    excluded: collections.Counter = collections.Counter()
-    raws = [parse_file(wav, genders) for wav in wav_files(audio_dir, excluded)]
-    if not raws:
+    excluded = Exclusions(options.strict)
+    parsed = [excluded.attempt(parse_file, wav, genders) for wav in wav_files(audio_dir, excluded)]
+    raws = [raw for raw in parsed if raw is not None]
+    if not raws and not excluded.counts:
         raise no_utterances_error(root, "cremad", LAYOUT)
     return unify("cremad", root, raws, options, excluded)
 
 
 def parse_file(wav: Path, genders: dict[str, str]) -> RawUtterance:
-    """The record of one file; an unknown actor or sentence is an error naming the file."""
+    """The record of one file.
+
+    Raises UnusableFileError (BAD_NAME) for a name that does not follow the
+    scheme (e.g. a one-letter level '1001_DFA_ANG_H'), an unknown sentence code
+    or an actor missing from the demographics file.
+    """
     fields = _FILE_NAME.match(wav.stem)
     if fields is None:
-        raise ValueError(f"{wav}: file name does not follow {LAYOUT}")
+        raise UnusableFileError(str(wav), BAD_NAME, "expected <actor>_<SENT>_<EMO>_<LVL>, e.g. 1001_DFA_ANG_XX")
     if fields["sentence"] not in SENTENCES:
-        raise ValueError(f"{wav}: unknown sentence code {fields['sentence']}; known: {sorted(SENTENCES)}")
+        raise UnusableFileError(str(wav), BAD_NAME, f"unknown sentence code {fields['sentence']}")
     if fields["actor"] not in genders:
-        raise ValueError(f"{wav}: actor {fields['actor']} is not in {DEMOGRAPHICS}")
+        raise UnusableFileError(str(wav), BAD_NAME, f"actor {fields['actor']} is not in {DEMOGRAPHICS}")
     return RawUtterance(
         id=wav.stem, audio_path=wav, speaker=fields["actor"], gender=genders[fields["actor"]], lang="eng",
         text=SENTENCES[fields["sentence"]], native_label=fields["emotion"], group=fields["actor"],

@@ -13,14 +13,14 @@ supplies a speaker_info CSV (see `speaker_info.py`).
 
 from __future__ import annotations
 
-import collections
 import re
 from pathlib import Path
 
 from speecheq_jax.data.corpora.base import (
-    CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, no_utterances_error, read_text_lines, require_root,
-    unify, wav_files,
+    BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error,
+    read_text_lines, require_root, unify, wav_files,
 )
+from speecheq_jax.data.errors import Exclusion
 
 SPEAKER_GENDERS: dict[str, str | None] = {
     "0001": "F", "0002": "F", "0003": "F", "0004": "M", "0005": "M",
@@ -45,23 +45,27 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     unknown = [p.name for p in speaker_dirs if p.name not in SPEAKER_GENDERS]
     if unknown:
         raise CorpusLayoutError(f"{root}: unknown ESD speaker folder(s) {unknown}; expected {LAYOUT}")
-    excluded: collections.Counter = collections.Counter()
+    excluded = Exclusions(options.strict)
     raws = [raw for speaker_dir in speaker_dirs for raw in _read_speaker(speaker_dir, excluded)]
-    if not raws:
+    if not raws and not excluded.counts:
         raise no_utterances_error(root, "esd", LAYOUT)
     return unify("esd", root, raws, options, excluded)
 
 
-def _read_speaker(speaker_dir: Path, excluded: collections.Counter) -> list[RawUtterance]:
-    """Records of one speaker: every emotion folder, flat or split into official parts."""
+def _read_speaker(speaker_dir: Path, excluded: Exclusions) -> list[RawUtterance]:
+    """Records of one speaker: every emotion folder, flat or split into official parts.
+
+    A WAV without a transcript line is excluded (NO_LINE), named.
+    """
     speaker = speaker_dir.name
     transcript_file = speaker_dir / f"{speaker}.txt"
-    transcripts = parse_transcripts(transcript_file)
+    transcripts = parse_transcripts(transcript_file, excluded)
     raws = []
     for emotion_dir in sorted(p for p in speaker_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for part, wav in _emotion_wavs(emotion_dir, excluded):
             if wav.stem not in transcripts:
-                raise ValueError(f"{wav}: utterance {wav.stem} has no line in {transcript_file}")
+                excluded.add(Exclusion(str(wav), NO_LINE, f"{wav.stem} has no line in {transcript_file}"))
+                continue
             raws.append(RawUtterance(
                 id=wav.stem, audio_path=wav, speaker=speaker, gender=SPEAKER_GENDERS[speaker],
                 lang=language_of(speaker), text=transcripts[wav.stem], native_label=emotion_dir.name,
@@ -70,7 +74,7 @@ def _read_speaker(speaker_dir: Path, excluded: collections.Counter) -> list[RawU
     return raws
 
 
-def _emotion_wavs(emotion_dir: Path, excluded: collections.Counter) -> list[tuple[str, Path]]:
+def _emotion_wavs(emotion_dir: Path, excluded: Exclusions) -> list[tuple[str, Path]]:
     """(official part or '', wav) of one emotion folder; unknown subfolders are an error."""
     found = [("", wav) for wav in wav_files(emotion_dir, excluded)]
     for sub in sorted(p for p in emotion_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -80,8 +84,8 @@ def _emotion_wavs(emotion_dir: Path, excluded: collections.Counter) -> list[tupl
     return found
 
 
-def parse_transcripts(path: Path) -> dict[str, str]:
-    """Utterance id -> text from '<id><TAB>text<TAB>emotion' lines; errors name file and line."""
+def parse_transcripts(path: Path, excluded: Exclusions) -> dict[str, str]:
+    """Utterance id -> text from '<id><TAB>text<TAB>emotion' lines; a line that does not parse is excluded."""
     if not path.is_file():
         raise CorpusLayoutError(f"missing ESD transcript file {path}; expected {LAYOUT}")
     out = {}
@@ -90,7 +94,8 @@ def parse_transcripts(path: Path) -> dict[str, str]:
             continue
         fields = line.rstrip("\r\n").split("\t")
         if len(fields) < 2 or not re.fullmatch(rf"{path.stem}_\d{{6}}", fields[0].strip()):
-            raise ValueError(f"{path}:{line_no}: cannot parse transcript line {line!r}; "
-                             f"expected '{path.stem}_000001<TAB>text<TAB>emotion'")
+            excluded.add(Exclusion(f"{path}:{line_no}", BAD_LINE,
+                                   f"{line.strip()!r}; expected '{path.stem}_000001<TAB>text<TAB>emotion'"))
+            continue
         out[fields[0].strip()] = fields[1].strip()
     return out

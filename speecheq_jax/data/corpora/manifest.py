@@ -8,7 +8,9 @@ suffix), gender (F/M/empty), text, phonemes (space-separated in CSV, a list in
 JSONL; else g2p of the text), intensity (on [0, 1]), group (train/valid/test
 gives the manifest its own fixed split), corpus (accepted so that files written
 by `utterance.write_jsonl` read back; the corpus is always 'manifest').
-Unknown columns are an error, so a misspelt column never goes unnoticed.
+Unknown columns are an error, so a misspelt column never goes unnoticed; a row
+that is not valid JSON, lacks a required value or holds a bad gender or
+intensity is excluded and named (BAD_LINE), like a defective file of a corpus.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import csv
 import json
 from pathlib import Path
 
-from speecheq_jax.data.corpora.base import CorpusData, CorpusLayoutError, RawUtterance, ReadOptions, unify
+from speecheq_jax.data.corpora.base import (
+    BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, unify,
+)
+from speecheq_jax.data.errors import UnusableFileError
 
 REQUIRED: tuple[str, ...] = ("audio_path", "speaker", "lang")
 OPTIONAL: tuple[str, ...] = ("id", "gender", "text", "phonemes", "category", "native_label", "intensity", "group", "corpus")
@@ -31,8 +36,10 @@ Row = tuple[str, dict[str, object]]
 def read(root: Path, options: ReadOptions) -> CorpusData:
     """Reads a manifest file (or the manifest in a folder) into unified utterances."""
     path = manifest_path(Path(root))
-    raws = [raw_from_row(row, source, path.parent) for source, row in read_rows(path)]
-    return unify("manifest", path, raws, options)
+    excluded = Exclusions(options.strict)
+    rows = read_rows(path, excluded)
+    raws = [raw for raw in (excluded.attempt(raw_from_row, row, source, path.parent) for source, row in rows) if raw]
+    return unify("manifest", path, raws, options, excluded)
 
 
 def manifest_path(root: Path) -> Path:
@@ -45,18 +52,26 @@ def manifest_path(root: Path) -> Path:
     return found[0]
 
 
-def read_rows(path: Path) -> list[Row]:
-    """Rows of a CSV (header line) or JSONL file, columns checked against the Utterance fields."""
+def read_rows(path: Path, excluded: Exclusions) -> list[Row]:
+    """Rows of a CSV (header line) or JSONL file; a JSONL line that is no JSON object is excluded.
+
+    Raises CorpusLayoutError for a manifest without rows or with a column that
+    is not an Utterance field.
+    """
     with open(path, newline="", encoding="utf-8-sig") as f:
         if path.suffix == ".csv":
             reader = csv.DictReader(f)
             rows = [(f"{path}:{reader.line_num}", dict(row)) for row in reader]
         else:
-            rows = [(f"{path}:{n}", _json_object(line, f"{path}:{n}")) for n, line in enumerate(f, 1) if line.strip()]
-    if not rows:
+            parsed = ((f"{path}:{n}", excluded.attempt(_json_object, line, f"{path}:{n}"))
+                      for n, line in enumerate(f, 1) if line.strip())
+            rows = [(source, row) for source, row in parsed if row is not None]
+    if not rows and not excluded.counts:
         raise CorpusLayoutError(f"{path}: the manifest has no rows")
     for source, row in rows:
-        _check_columns(row, source)
+        unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise CorpusLayoutError(f"{source}: unknown column(s) {unknown}; known: {list(REQUIRED + OPTIONAL)}")
     return rows
 
 
@@ -64,21 +79,19 @@ def _json_object(line: str, source: str) -> dict[str, object]:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{source}: not valid JSON ({e})") from e
+        raise UnusableFileError(source, BAD_LINE, f"not valid JSON ({e})") from e
     if not isinstance(value, dict):
-        raise ValueError(f"{source}: expected a JSON object, got {type(value).__name__}")
+        raise UnusableFileError(source, BAD_LINE, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
-def _check_columns(row: dict[str, object], source: str) -> None:
-    unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise ValueError(f"{source}: unknown column(s) {unknown}; known: {list(REQUIRED + OPTIONAL)}")
+def _check_values(row: dict[str, object], source: str) -> None:
+    """Raises UnusableFileError (BAD_LINE) for a row without its required values or a label column."""
     missing = [name for name in REQUIRED if _value(row, name) is None]
     if missing:
-        raise ValueError(f"{source}: missing value(s) for {missing}")
+        raise UnusableFileError(source, BAD_LINE, f"missing value(s) for {missing}")
     if "category" not in row and _value(row, "native_label") is None:
-        raise ValueError(f"{source}: a row needs a 'category' or a 'native_label' column")
+        raise UnusableFileError(source, BAD_LINE, "a row needs a 'category' or a 'native_label' column")
 
 
 def _value(row: dict[str, object], name: str) -> object | None:
@@ -88,11 +101,15 @@ def _value(row: dict[str, object], name: str) -> object | None:
 
 
 def raw_from_row(row: dict[str, object], source: str, base_dir: Path) -> RawUtterance:
-    """One manifest row -> RawUtterance; paths resolve against the manifest's folder."""
+    """One manifest row -> RawUtterance; paths resolve against the manifest's folder.
+
+    Raises UnusableFileError (BAD_LINE) for missing values, a bad gender or intensity.
+    """
+    _check_values(row, source)
     audio_path = str(_value(row, "audio_path"))
     gender = _value(row, "gender")
     if gender not in ("F", "M", None):
-        raise ValueError(f"{source}: gender {gender!r}; expected F, M or empty")
+        raise UnusableFileError(source, BAD_LINE, f"gender {gender!r}; expected F, M or empty")
     category = _value(row, "category")
     native_label = _value(row, "native_label") or category or ""
     return RawUtterance(
@@ -111,7 +128,7 @@ def _float(value: object | None, source: str) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"{source}: intensity {value!r} is not a number") from e
+        raise UnusableFileError(source, BAD_LINE, f"intensity {value!r} is not a number") from e
 
 
 def _phoneme_tokens(value: object | None) -> tuple[str, ...] | None:

@@ -19,7 +19,8 @@ UNKNOWN = "(unknown)"
 
 
 def summarize(data: CorpusData, folds: list[Fold]) -> dict:
-    """JSON-able summary: counts per category, intensity, speaker, gender, language; mapping; exclusions; folds."""
+    """JSON-able summary: counts per category, intensity, speaker, gender, language; mapping; exclusions
+    (counts by reason, and each excluded file with its reason); folds."""
     utts = data.utterances
     return {
         "corpus": data.corpus,
@@ -35,6 +36,7 @@ def summarize(data: CorpusData, folds: list[Fold]) -> dict:
         "speakers": _speaker_table(utts),
         "mapping": dict(data.mapping),
         "excluded": dict(sorted(data.excluded.items())),
+        "excluded_files": [exclusion.to_dict() for exclusion in data.excluded_files],
         "folds": [_fold_summary(fold, utts) for fold in folds],
     }
 
@@ -81,6 +83,9 @@ def render_text(summary: dict) -> str:
         lines += _table(f"utterances per {key}", (key, "count"), list(summary[key].items()))
     lines += _table("mapping applied (native -> unified)", ("native", "unified"), list(summary["mapping"].items()))
     lines += _table("excluded", ("reason", "count"), list(summary["excluded"].items()) or [("(nothing)", 0)])
+    if summary["excluded_files"]:
+        lines += _table("excluded files", ("file", "reason", "detail"),
+                        [(e["file"], e["reason"], e["detail"]) for e in summary["excluded_files"]])
     lines += _table("speakers", ("speaker", "gender", "lang", "utterances"),
                     [(name, row["gender"], row["lang"], row["utterances"]) for name, row in summary["speakers"].items()])
     for fold in summary["folds"]:

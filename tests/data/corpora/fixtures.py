@@ -9,18 +9,22 @@ shared computation.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 
+from speecheq_jax.data.corpora import StrictExclusionError, read_corpus
+from speecheq_jax.data.errors import Exclusion
 from speecheq_jax.data.utterance import Utterance, write_jsonl
 
 SAMPLE_RATE = 16000
 
 
-def write_wav(path: Path, seconds: float = 0.05, seed: int = 0) -> Path:
-    """A short sine-plus-noise PCM16 WAV; seconds=0 writes a valid header with no samples."""
+def write_wav(path: Path, seconds: float = 0.2, seed: int = 0) -> Path:
+    """A short sine-plus-noise PCM16 WAV (0.2 s: above audio_check.MIN_SECONDS); seconds=0 writes a header only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     noise = np.random.default_rng(seed).normal(0.0, 0.01, t.shape)
@@ -176,3 +180,92 @@ def make_seqd(root: Path) -> Path:
             ))
     write_jsonl(utterances, root / "manifest.jsonl")
     return root
+
+
+# --- Defects -----------------------------------------------------------------
+
+
+def write_silent_wav(path: Path, seconds: float = 0.5) -> Path:
+    """A PCM16 WAV of all-zero samples."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, np.zeros(int(seconds * SAMPLE_RATE)), SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+def write_defects(folder: Path, stems: dict[str, str]) -> dict[str, str]:
+    """Writes one defective file per stem: kind 'zero_length' | 'undecodable' | 'silent' | 'too_short'.
+
+    Returns {file name: the reason the audio check must give}.
+    """
+    reasons = {"zero_length": "zero-length file", "undecodable": "cannot decode audio",
+               "silent": "silent (all-zero) audio", "too_short": "too short for the model (< 0.16 s)"}
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, kind in stems.items():
+        path = folder / f"{stem}.wav"
+        if kind == "zero_length":
+            path.write_bytes(b"")
+        elif kind == "undecodable":
+            path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot audio at all")
+        elif kind == "silent":
+            write_silent_wav(path)
+        else:
+            write_wav(path, seconds=0.1)
+    return {f"{stem}.wav": reasons[kind] for stem, kind in stems.items()}
+
+
+def make_defective_cremad(root: Path) -> dict[str, str]:
+    """make_cremad plus one file of each defect, and actor 1006's every file silent.
+
+    Returns {file name: expected reason} of every file that must be excluded and named.
+    """
+    make_cremad(root)
+    audio = root / "AudioWAV"
+    expected = {"1006_WSI_FEA_MD.wav": "header only, no samples"}
+    write_wav(audio / "1001_DFA_ANG_H.wav")  # the one-letter level of real copies
+    expected["1001_DFA_ANG_H.wav"] = "file name breaks the naming scheme"
+    write_wav(audio / "._1001_DFA_ANG_HI.wav")  # macOS companion: excluded by rule, counted, not named
+    expected |= write_defects(audio, {
+        "1002_WSI_ANG_HI": "zero_length", "1003_WSI_ANG_HI": "undecodable",
+        "1004_WSI_ANG_HI": "silent", "1005_WSI_ANG_HI": "too_short",
+    })
+    expected |= write_defects(audio, {f"1006_{name}": "silent" for name in CREMAD_FILES})
+    return expected
+
+
+def make_defective_casia(root: Path) -> dict[str, str]:
+    """make_casia (1 file per emotion) plus an unknown emotion folder, defects, and zhaozuoxiang all silent.
+
+    Returns {path relative to root: expected reason}.
+    """
+    make_casia(root, per_emotion=1)
+    write_wav(root / "wangzhe" / "bored" / "201.wav")
+    expected = {"wangzhe/bored/201.wav": "unknown label code"}
+    for speaker, stems in (("liuchanhg", {"202": "zero_length", "203": "too_short"}),
+                           ("wangzhe", {"202": "undecodable"})):
+        found = write_defects(root / speaker / "angry", stems)
+        expected |= {f"{speaker}/angry/{name}": reason for name, reason in found.items()}
+    for emotion in CASIA_EMOTIONS:
+        found = write_defects(root / "zhaozuoxiang" / emotion, {"201": "silent"})
+        expected |= {f"zhaozuoxiang/{emotion}/{name}": reason for name, reason in found.items()}
+    return expected
+
+
+def expect_exclusion(corpus: str, root: Path, file_pattern: str, reason: str, **read_kwargs) -> Exclusion:
+    """Reads `root` twice and checks one defect both ways; returns its Exclusion.
+
+    Non-strict: the read completes and exactly one excluded file matches
+    `file_pattern` (a regex searched in the file), with `reason`. Strict: the
+    read stops with a one-line StrictExclusionError naming the first defect met
+    (this one when the tree has no other) and its reason.
+    """
+    data = read_corpus(corpus, root, phonemize=False, **read_kwargs)
+    found = [e for e in data.excluded_files if re.search(file_pattern, e.file)]
+    assert len(found) == 1, data.excluded_files
+    assert found[0].reason == reason, found[0]
+    assert data.excluded[reason] >= 1
+    with pytest.raises(StrictExclusionError) as error:
+        read_corpus(corpus, root, phonemize=False, strict=True, **read_kwargs)
+    message = str(error.value)
+    assert "\n" not in message, message
+    assert any(message.startswith(f"{e.file}: {e.reason}") for e in data.excluded_files), message
+    return found[0]

@@ -1,6 +1,7 @@
 """CREMA-D reader: file-name fields, the 12 sentences, genders from VideoDemographics.csv."""
 
 import collections
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.unit
 def test_labels_levels_sentences_and_genders(cremad_root):
     data = read_corpus("cremad", cremad_root, phonemize=False)
     assert len(data.utterances) == 6 * 5
-    assert data.excluded == {"audio file has no samples": 1}
+    assert data.excluded == {"header only, no samples": 1}
+    assert [(Path(e.file).name, e.reason) for e in data.excluded_files] == [
+        ("1006_WSI_FEA_MD.wav", "header only, no samples")]
     assert collections.Counter(u.category for u in data.utterances) == {
         "angry": 6, "neutral": 6, "sad": 6, "happy": 6, "disgust": 6,
     }
@@ -28,19 +31,19 @@ def test_labels_levels_sentences_and_genders(cremad_root):
     assert genders == {"1001": "M", "1002": "F", "1003": "F", "1004": "M", "1005": "M", "1006": "F"}
 
 
-def test_bad_inputs_name_file_and_line(tmp_path):
+def test_bad_names_are_excluded_and_named_and_strict_makes_them_errors(tmp_path):
     root = fixtures.make_cremad(tmp_path / "a")
     fixtures.write_wav(root / "AudioWAV" / "1001_XYZ_ANG_HI.wav")
-    with pytest.raises(ValueError, match="1001_XYZ_ANG_HI.wav: unknown sentence code XYZ"):
-        read_corpus("cremad", root, phonemize=False)
+    found = fixtures.expect_exclusion("cremad", root, r"1001_XYZ_ANG_HI.wav$", "file name breaks the naming scheme")
+    assert found.detail == "unknown sentence code XYZ"
     root = fixtures.make_cremad(tmp_path / "b")
     fixtures.write_wav(root / "AudioWAV" / "1001_DFA_ANG_ZZ.wav")
-    with pytest.raises(ValueError, match="1001_DFA_ANG_ZZ.wav: unknown cremad intensity code 'ZZ'"):
-        read_corpus("cremad", root, phonemize=False)
+    found = fixtures.expect_exclusion("cremad", root, r"1001_DFA_ANG_ZZ.wav$", "unknown label code")
+    assert "unknown cremad intensity code 'ZZ'" in found.detail
     root = fixtures.make_cremad(tmp_path / "c")
     fixtures.write_wav(root / "AudioWAV" / "1091_DFA_ANG_HI.wav")
-    with pytest.raises(ValueError, match="actor 1091 is not in VideoDemographics.csv"):
-        read_corpus("cremad", root, phonemize=False)
+    found = fixtures.expect_exclusion("cremad", root, r"1091_DFA_ANG_HI.wav$", "file name breaks the naming scheme")
+    assert found.detail == "actor 1091 is not in VideoDemographics.csv"
     demographics = root / "VideoDemographics.csv"
     demographics.write_text(demographics.read_text().replace("1003,32,Female", "1003,32,F"))
     with pytest.raises(ValueError, match=r"VideoDemographics.csv:4: Sex 'F' for actor 1003"):

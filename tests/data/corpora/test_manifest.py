@@ -41,26 +41,27 @@ def test_jsonl_with_native_labels_and_the_file_path_as_root(tmp_path):
     assert (utt.id, utt.category, utt.native_label, utt.phonemes) == ("x1", "sad", "sad", ("s", "a"))
 
 
-@pytest.mark.parametrize("row, message", [
-    ("a.wav,s1,eng,X,angry,,,,", r"manifest.csv:2: gender 'X'; expected F, M or empty"),
-    ("a.wav,s1,eng,F,joy,,,,", r"manifest.csv:2: unknown manifest emotion code 'joy'"),
-    ("a.wav,s1,eng,F,angry,1.5,,,", r"manifest.csv:2: intensity 1.5 is outside \[0, 1\]"),
-    ("a.wav,,eng,F,angry,,,,", r"manifest.csv:2: missing value\(s\) for \['speaker'\]"),
+@pytest.mark.parametrize("row, reason, detail", [
+    ("a.wav,s1,eng,X,angry,,,,", "label line breaks the scheme", "gender 'X'; expected F, M or empty"),
+    ("a.wav,s1,eng,F,joy,,,,", "unknown label code", "unknown manifest emotion code 'joy'"),
+    ("a.wav,s1,eng,F,angry,1.5,,,", "label line breaks the scheme", "intensity 1.5 is outside [0, 1]"),
+    ("a.wav,,eng,F,angry,,,,", "label line breaks the scheme", "missing value(s) for ['speaker']"),
 ])
-def test_bad_rows_name_file_and_line(tmp_path, row, message):
-    _csv(tmp_path, [row])
-    with pytest.raises(ValueError, match=message):
-        read_corpus("manifest", tmp_path, phonemize=False)
+def test_bad_rows_are_excluded_naming_file_and_line(tmp_path, row, reason, detail):
+    _csv(tmp_path, [row, "ok.wav,s1,eng,F,angry,,,,"])
+    found = fixtures.expect_exclusion("manifest", tmp_path, r"manifest.csv:2$", reason)
+    assert found.detail.startswith(detail)
 
 
 def test_unknown_column_missing_audio_and_missing_manifest(tmp_path):
     fixtures.write_text(tmp_path / "m.jsonl", [json.dumps({"audio_path": "a.wav", "speaker": "s", "lang": "eng",
                                                            "category": "sad", "emotion": "sad"})])
-    with pytest.raises(ValueError, match=r"m.jsonl:1: unknown column\(s\) \['emotion'\]"):
+    with pytest.raises(CorpusLayoutError, match=r"m.jsonl:1: unknown column\(s\) \['emotion'\]"):
         read_corpus("manifest", tmp_path / "m.jsonl", phonemize=False)
     fixtures.write_text(tmp_path / "n.jsonl", [json.dumps({"audio_path": "gone.wav", "speaker": "s", "lang": "eng",
-                                                           "category": "sad"})])
-    with pytest.raises(ValueError, match=r"n.jsonl:1: audio file .*gone.wav does not exist"):
-        read_corpus("manifest", tmp_path / "n.jsonl", phonemize=False)
+                                                           "category": "sad"}), "{not json"])
+    fixtures.expect_exclusion("manifest", tmp_path / "n.jsonl", r"gone.wav$", "audio file missing")
+    found = fixtures.expect_exclusion("manifest", tmp_path / "n.jsonl", r"n.jsonl:2$", "label line breaks the scheme")
+    assert found.detail.startswith("not valid JSON")
     with pytest.raises(CorpusLayoutError, match="found none"):
         read_corpus("manifest", tmp_path, phonemize=False)

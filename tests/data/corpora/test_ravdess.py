@@ -32,16 +32,18 @@ def test_calm_can_be_dropped(ravdess_root):
     assert data.excluded["category dropped: calm dropped (ravdess_calm=drop)"] == 6
 
 
-def test_bad_names_are_errors(tmp_path):
-    root = fixtures.make_ravdess(tmp_path / "a", actors=1)
+def test_bad_names_are_excluded_and_named(tmp_path):
+    root = fixtures.make_ravdess(tmp_path, actors=1)
     fixtures.write_wav(root / "Actor_01" / "03-01-05-02-01-01-02.wav")
-    with pytest.raises(ValueError, match="actor 02 in the name but the folder is Actor_01"):
-        read_corpus("ravdess", root, phonemize=False)
-    root = fixtures.make_ravdess(tmp_path / "b", actors=1)
     fixtures.write_wav(root / "Actor_01" / "03-01-09-02-01-01-01.wav")
-    with pytest.raises(ValueError, match=r"03-01-09-02-01-01-01.wav: unknown ravdess emotion code '09'"):
-        read_corpus("ravdess", root, phonemize=False)
-    root = fixtures.make_ravdess(tmp_path / "c", actors=1)
     fixtures.write_wav(root / "Actor_01" / "angry.wav")
-    with pytest.raises(ValueError, match="angry.wav: file name does not follow Actor_NN/MM-VV-EE-II-SS-RR-AA.wav"):
-        read_corpus("ravdess", root, phonemize=False)
+    data = read_corpus("ravdess", root, phonemize=False)
+    assert [(e.file.rsplit("/", 1)[1], e.reason, e.detail) for e in data.excluded_files] == [
+        ("03-01-05-02-01-01-02.wav", "file name breaks the naming scheme",
+         "actor 02 in the name but the folder is Actor_01"),
+        ("03-01-09-02-01-01-01.wav", "unknown label code",
+         data.excluded_files[1].detail),
+        ("angry.wav", "file name breaks the naming scheme", "expected MM-VV-EE-II-SS-RR-AA, e.g. 03-01-05-02-01-01-01"),
+    ]
+    assert "unknown ravdess emotion code '09'" in data.excluded_files[1].detail
+    assert len(data.utterances) == 4

@@ -20,7 +20,8 @@ def test_summary_counts_match_the_fixture(cremad_root):
     assert summary["intensity"] == {"0.000": 6, "0.333": 6, "0.667": 6, "1.000": 6, "(masked)": 6}
     assert summary["gender"] == {"F": 15, "M": 15} and summary["lang"] == {"eng": 30}
     assert summary["speakers"]["1002"] == {"gender": "F", "lang": "eng", "utterances": 5}
-    assert summary["excluded"] == {"audio file has no samples": 1}
+    assert summary["excluded"] == {"header only, no samples": 1}
+    assert [e["reason"] for e in summary["excluded_files"]] == ["header only, no samples"]
     assert summary["mapping"]["NEU"] == "neutral"
     fold1 = summary["folds"][0]
     assert fold1["name"] == "fold1" and not fold1["speaker_dependent"]
