@@ -4,7 +4,7 @@ SEQD-synth labels phonemes with what espeak-ng spoke (`--phonout`); the real
 corpora's transcripts go through the same program here, so one phoneme head
 serves every corpus. espeak-ng is GPL-3: it runs as an external program only.
 
-Tokenisation (REFERENCE.md section 5): split on spaces; drop pauses (every
+Tokenisation: split on spaces; drop pauses (every
 token starting with '_', e.g. '_|', '_:', '_!'), language-switch marks
 ('(en)') and stray ';' / '||'; strip stress marks (' , %); in Mandarin
 split a trailing tone contour ('i35' -> 'i', '35') into its own token; in

@@ -2,7 +2,8 @@
 
 espeak-ng has one male voice per language; the corpus needs many speakers that
 a classifier can tell apart, and emotions that move the acoustics the way
-acted speech does (REFERENCE.md section 5). Both are expressed here as numbers:
+acted speech does (higher and wider F0, faster and louder for high-arousal
+emotions; lower, slower and softer for sad). Both are expressed here as numbers:
 
 * a `Voice` is one fixed speaker: pitch floor and span, vocal-tract length
   (formant scale), voice quality (flutter, roughness, breath) and speaking rate.
@@ -131,7 +132,7 @@ class Prosody:
 
 
 def prosody(emotion: str, level: int) -> Prosody:
-    """The mapping of REFERENCE.md section 5 at intensity `level` (neutral: 0).
+    """The emotion -> prosody mapping at intensity `level` (neutral: 0).
 
     Every emotion moves F0, F0 range, rate and level by a slope times k, plus
     one or two cues of its own (treble for happy, roughness and overdrive for

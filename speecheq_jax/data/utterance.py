@@ -1,4 +1,4 @@
-"""The Utterance record every corpus reader yields (DESIGN.md contract).
+"""The Utterance record every corpus reader yields (see docs/ARCHITECTURE.md, "Contracts").
 
 Readers turn a corpus on disk into Utterances whose labels are already in the
 unified label space (`speecheq_jax.labels`); everything downstream (TFDS

@@ -1,6 +1,6 @@
 """Model configuration: size presets and the ConfigDict the rest of the project passes around.
 
-The sizes follow the Conformer paper (Gulati et al. 2020, REFERENCE.md section 2) for S, M and L;
+The sizes follow the Conformer paper (Gulati et al. 2020, table 1) for S, M and L;
 `tiny` is small enough to train on a CPU in minutes and to keep tests fast. Everything that changes
 the model's shape or numerics lives in this one ConfigDict, so an experiment config overrides
 fields (`config.model.num_layers = 2`) instead of subclassing modules.

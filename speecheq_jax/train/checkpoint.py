@@ -1,7 +1,7 @@
 """Orbax checkpoints: the latest N for resume AND the best N by a validation metric.
 
 Orbax's `max_to_keep` together with `best_fn` keeps the N best and may delete
-the newest step, so a run could not resume (REFERENCE.md). The preservation
+the newest step, so a run could not resume. The preservation
 policy here is explicit: keep a step if it is among the latest
 `keep_latest` OR among the best `keep_best` by `best_metric`.
 

@@ -4,8 +4,8 @@ The batch is split along the mesh axis `data`; parameters and optimizer state
 are replicated (data parallelism), or, for large models, FSDP-sharded by a
 simple rule: a leaf with at least `fsdp_min_size` elements is split along its
 largest axis that the `data` axis size divides. Axis types are Auto so that
-XLA's sharding propagation handles the contractions (REFERENCE.md section 1:
-Explicit axes make sharded matmuls fail).
+XLA's sharding propagation handles the contractions (with Explicit axes,
+sharded matmuls need every output sharding spelled out by hand).
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from speecheq_jax.data import pipeline
 from speecheq_jax.eval import predict as predict_lib
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import loop
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
-from speecheq_jax.train import step as step_lib
 
 pytestmark = pytest.mark.integration
 CONFIG_FILE = Path(__file__).parents[2] / "configs" / "demo.py"
@@ -57,24 +57,20 @@ def _params(workdir: Path, config, step: int) -> list[np.ndarray]:
 
 
 def _failing_step(monkeypatch, *, at_call: int, make_batch_bad: bool):
-    """Patches the train step: from call `at_call` on, interrupt (or poison the batch with NaN)."""
-    real = step_lib.make_train_step
+    """Patches the compiled train step: from call `at_call` on, interrupt (or poison the batch with NaN)."""
+    real = compile_ahead.CompiledStep.__call__
+    calls = {"n": 0}
 
-    def make(*args, **kwargs):
-        step = real(*args, **kwargs)
-        calls = {"n": 0}
-
-        def wrapped(state, batch):
+    def wrapped(self, state, batch):
+        if self.name == "train step":
             calls["n"] += 1
             if calls["n"] >= at_call:
                 if not make_batch_bad:
                     raise KeyboardInterrupt("simulated preemption")
                 batch = dict(batch, logmel=batch["logmel"] * np.float32("nan"))
-            return step(state, batch)
+        return real(self, state, batch)
 
-        return wrapped
-
-    monkeypatch.setattr(step_lib, "make_train_step", make)
+    monkeypatch.setattr(compile_ahead.CompiledStep, "__call__", wrapped)
 
 
 def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):

@@ -14,7 +14,7 @@ how to find its raw data. Everything else happens here:
 * every utterance is stored once, in the TFDS split of its unit (a sanitised
   speaker id, `corpora.folds.unit_of`); folds are lists of units, stored for
   every protocol of the corpus, so a fold's train set is a union of splits;
-* records follow the Example schema (DESIGN.md) plus `native_label`, written
+* records follow the Example schema (docs/ARCHITECTURE.md, "Contracts"), written
   in generation order (`disable_shuffling`), so the per-split lengths stored in
   the metadata line up with record indices; the pipeline shuffles;
 * CMVN sums are kept per unit and merged into per-fold statistics from each
