@@ -1,10 +1,11 @@
-r"""Entry point: prepare data, train, evaluate checkpoints, predict.
+r"""Entry point: prepare data, train, evaluate checkpoints, predict, export.
 
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo
   python -m speecheq_jax.main --config configs/iemocap.py:fold=session3,size=S \
       --config.data.corpora.0.root=/data/IEMOCAP_full_release --workdir runs/iemocap3
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode evaluate --checkpoint best
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode predict --input a.wav dir/
+  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode export --checkpoint best
 
 A mistyped config key or a bad value is reported in one line, not a traceback.
 On multi-host platforms (Cloud TPU pods, multi-node GPU) `jax.distributed`
@@ -25,9 +26,9 @@ from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "prepare"], "What to do.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict: 'best', 'latest' or a step number.")
-_INPUT = flags.DEFINE_multi_string("input", [], "predict: WAV files or directories (repeat the flag or list them).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare"], "What to do.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict/export: 'best', 'latest' or a step number.")
+_INPUT = flags.DEFINE_multi_string("input", [], "predict: audio files or directories (repeat the flag or list them).")
 _OUTPUT = flags.DEFINE_string("output", None, "predict: JSON-lines output (default <workdir>/predictions.jsonl).")
 
 
@@ -101,11 +102,14 @@ def main(argv: list[str]) -> None:
     elif _MODE.value == "evaluate":
         from speecheq_jax.eval.run import evaluate_checkpoint
         evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+    elif _MODE.value == "export":
+        from speecheq_jax.export.run import export_run
+        export_run(config, workdir, _CHECKPOINT.value)
     else:
         from speecheq_jax.eval.predict import predict_files
         inputs = list(_INPUT.value) + list(argv[1:])
         if not inputs:
-            sys.exit("--mode predict needs --input PATH (WAV files or directories)")
+            sys.exit("--mode predict needs --input PATH (audio files or directories)")
         output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
 

@@ -4,6 +4,9 @@
 it restores 'best' (by validation metric), 'latest' or a step number onto the
 devices of THIS machine (a run trained on 8 devices evaluates on 1), scores
 the splits, and writes metrics.json, the Markdown report and the plots.
+What the data was (vocabulary, CMVN, label mapping) comes from the model card
+saved with the checkpoint, so restoring needs no prepared data: evaluation
+opens only the splits it scores, prediction nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
+from flax import nnx
 from jax.sharding import Mesh
 
 from speecheq_jax.data import pipeline
 from speecheq_jax.eval.evaluate import evaluate
 from speecheq_jax.eval.report import write_report
+from speecheq_jax.model_card import build_card, check_format
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
@@ -59,28 +65,54 @@ def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
     (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
 
 
+def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:
+    """The DataSpec a run was trained with, from its model card (no prepared data read)."""
+    def stats(values: dict) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(values["mean"], np.float32), np.asarray(values["std"], np.float32)
+
+    return pipeline.DataSpec(
+        vocab=tuple(card["phonemes"]),
+        corpora=tuple(entry["corpus"] for entry in card["training_data"]),
+        cmvn={name: stats(values) for name, values in card["cmvn"]["corpora"].items()},
+        pooled_cmvn=stats(card["cmvn"]["pooled"]),
+        buckets=tuple(card["buckets"]),
+        label_summary={entry["corpus"]: entry["labels"] for entry in card["training_data"]},
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Restored:
     """A checkpoint restored onto this machine's devices, ready for the eval step."""
 
     mesh: Mesh
     spec: pipeline.DataSpec
+    card: dict[str, Any]
     state: Any
     step: int
     eval_step: Callable
+    eval_def: nnx.GraphDef
 
 
 def restore_for_eval(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int) -> Restored:
-    """Restores 'best', 'latest' or a step onto a mesh over the local devices."""
+    """Restores 'best', 'latest' or a step onto a mesh over the local devices.
+
+    The data description comes from the checkpoint's model card; only a
+    checkpoint saved without one (older runs) needs the prepared data to
+    rebuild it.
+    """
     mesh = mesh_lib.make_mesh(config)
-    spec = pipeline.load_spec(config.data)
-    target = state_lib.abstract_train_state(config, len(spec.vocab), mesh)
     ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=config.train.best_metric)
     step = ckpt.resolve(which)
+    card = ckpt.model_card(step)
+    if card is None:
+        card = build_card(config, pipeline.load_spec(config.data))
+    card = check_format(card, f"{workdir} checkpoint {step}")
+    spec = spec_from_card(card)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), mesh)
     state = ckpt.restore(step, target)
     ckpt.close()
     log.info("restored checkpoint %s (step %d) from %s onto %d device(s)", which, step, workdir, mesh.size)
-    return Restored(mesh, spec, state, step, step_lib.make_eval_step(target, config, mesh))
+    return Restored(mesh, spec, card, state, step, step_lib.make_eval_step(target, config, mesh), target.eval_def)
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int = "best",

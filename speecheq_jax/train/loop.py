@@ -29,6 +29,7 @@ from speecheq_jax.data import pipeline
 from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
+from speecheq_jax.model_card import build_card, write_card
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
@@ -74,6 +75,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     eval_run.write_label_mapping(workdir, spec)
+    card = build_card(config, spec)
+    if jax.process_index() == 0:
+        write_card(card, workdir)
     train_state = state_lib.create_train_state(config, len(spec.vocab), mesh)
     trainable, _ = nnx.merge(train_state.eval_def, train_state.state)
     log.info("model %s: %s parameters; mesh %s", config.model.size, f"{count_params(trainable.model):,}", dict(mesh.shape))
@@ -115,7 +119,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             writer.write(step, scalars)
             log.info(format_line(step, scalars, ("valid/overall/eq", "valid/overall/category/ua",
                                                  "valid/overall/category/wa", "valid/overall/phoneme/per")))
-            ckpt.save(step, state, train_iter, scalars)
+            ckpt.save(step, state, train_iter, scalars, card)
             last_good = step
     bar.close()
     writer.close()
