@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,12 @@ def _test_metrics(workdir: Path, step: int) -> dict[str, float] | None:
     return {k: v for k, v in results["test"]["overall"].items() if isinstance(v, float)}
 
 
-def export_run(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int = "best") -> Path:
-    """Exports checkpoint `which` ('best', 'latest' or a step) of the run in `workdir`; returns the directory."""
+def export_run(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int = "best", *,
+               onnx_frames: Sequence[int] = onnx_model.EXPORT_FRAMES) -> Path:
+    """Exports checkpoint `which` ('best', 'latest' or a step) of the run in `workdir`; returns the directory.
+
+    `onnx_frames` are the ONNX files' input lengths (10 ms frames, multiples of 4).
+    """
     start = time.perf_counter()
     workdir = Path(workdir)
     restored = restore_for_eval(config, workdir, which)
@@ -49,7 +54,7 @@ def export_run(config: ml_collections.ConfigDict, workdir: str | Path, which: st
     forward = make_forward(trainable.model)
     out_dir = workdir / "export"
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = onnx_model.export_onnx(forward, out_dir)
+    files = onnx_model.export_onnx(forward, out_dir, onnx_frames)
     stablehlo.export_stablehlo(forward, out_dir / STABLEHLO_FILE)
     card: dict[str, Any] = dict(restored.card)
     card["export"] = {
