@@ -88,6 +88,7 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("absl").addFilter(_quiet_libraries)
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'"
     _initialize_distributed()
     config, workdir = _CONFIG.value, _WORKDIR.value
     if _MODE.value == "prepare":

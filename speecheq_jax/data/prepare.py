@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import tensorflow_datasets as tfds
 from speecheq_jax import labels
 from speecheq_jax.data.builders import BUILDERS, CorpusBuilder
 from speecheq_jax.data.builders.base import CorpusConfig
+from speecheq_jax.data.quiet_tfds import one_bar
 
 
 class NotPreparedError(FileNotFoundError):
@@ -100,10 +102,15 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
     builder = make_builder(corpus, data_dir, root, label_options, synth)
     if corpus != "seqd_synth" and root is None:
         raise ValueError(f"{corpus}: pass root=, the directory of your copy of the corpus")
-    tfds.display_progress_bar(progress)
-    print(f"[prepare] {corpus}/{builder.builder_config.name}: {builder.builder_config.description}")
-    builder.download_and_prepare(file_format="array_record")
-    return _open(builder)
+    name = f"{corpus}/{builder.builder_config.name}"
+    print(f"[prepare] {name}: {builder.builder_config.description}")
+    start = time.perf_counter()
+    with one_bar(builder, f"prepare {corpus}", progress):
+        builder.download_and_prepare(file_format="array_record")
+    prepared = _open(builder)
+    print(f"[prepare] {name}: {sum(prepared.split_sizes.values())} examples in {len(prepared.split_sizes)} units, "
+          f"ready in {time.perf_counter() - start:.1f} s")
+    return prepared
 
 
 def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> list[PreparedDataset]:

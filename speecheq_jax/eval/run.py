@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
 
 log = logging.getLogger(__name__)
+_SUMMARY = ("eq", "category/ua", "category/wa", "intensity/mae", "gender/accuracy", "phoneme/per")
 
 
 def flatten(tree: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -48,10 +50,16 @@ def flatten(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, split: str) -> dict:
-    """Metrics of `state` on one split ('valid' or 'test') of the configured corpora."""
+def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, split: str,
+                   step: int | None = None) -> dict:
+    """Metrics of `state` on one split ('valid' or 'test'); logs one summary line (naming `step` if given)."""
+    start = time.perf_counter()
     batches, records = pipeline.make_eval_iterator(config.data, split, mesh)
     metrics, _ = evaluate(eval_step, state, batches, records, desc=split)
+    overall = metrics["overall"]
+    log.info("%s%s: %d examples in %.1f s | %s", "" if step is None else f"step {step} ", split, overall["n"],
+             time.perf_counter() - start,
+             " | ".join(f"{key} {overall[key]:.4g}" for key in _SUMMARY if key in overall))
     return metrics
 
 

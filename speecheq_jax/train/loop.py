@@ -99,6 +99,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     last_good = start or None
     pending: list[dict] = []
     window_start, window_step = time.perf_counter(), start + 1
+    train_start = window_start
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     for step in range(start + 1, num_steps + 1):
         state, metrics = train_step(state, next(train_iter))
@@ -114,14 +115,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             log.info(format_line(step, scalars, _CONSOLE_KEYS))
             pending, window_start, window_step = [], time.perf_counter(), step + 1
         if at_eval:
-            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid")
+            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", step=step)
             scalars = eval_run.flatten(valid, prefix="valid")
             writer.write(step, scalars)
-            log.info(format_line(step, scalars, ("valid/overall/eq", "valid/overall/category/ua",
-                                                 "valid/overall/category/wa", "valid/overall/phoneme/per")))
             ckpt.save(step, state, train_iter, scalars, card)
             last_good = step
     bar.close()
+    log.info("train: steps %d-%d in %.1f s", start + 1, num_steps, time.perf_counter() - train_start)
     writer.close()
     ckpt.close()
     return eval_run.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))

@@ -4,8 +4,12 @@ within 2e-3 on every probability, and give the same error lines for a broken and
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
+import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -51,12 +55,34 @@ def _config(data_dir: Path, devices: int):
     return config
 
 
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A trained and exported run whose prepared data has been moved away; audio inputs copied out first."""
+    """A trained and exported run whose prepared data has been moved away; audio inputs copied out first.
+
+    The training's console output (stdout, stderr) and the project's log lines are kept for the log test.
+    """
     root = tmp_path_factory.mktemp("export_run")
     data_dir, workdir, inputs = root / "data", root / "run", root / "inputs"
-    loop.train_and_evaluate(_config(data_dir, devices=-1), workdir)
+    console, logs = io.StringIO(), _Lines()
+    project_log = logging.getLogger("speecheq_jax")
+    level = project_log.level
+    project_log.setLevel(logging.INFO)
+    project_log.addHandler(logs)
+    try:
+        with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
+            loop.train_and_evaluate(_config(data_dir, devices=-1), workdir)
+    finally:
+        project_log.removeHandler(logs)
+        project_log.setLevel(level)
     one_device = _config(data_dir, devices=1)
     export_dir = export_run(one_device, workdir, "latest", onnx_frames=ONNX_FRAMES)
     inputs.mkdir()
@@ -67,7 +93,20 @@ def run(tmp_path_factory):
     (inputs / "broken.wav").write_bytes(b"not a wav file")
     moved = root / "data_moved_away"
     data_dir.rename(moved)
-    return {"config": one_device, "workdir": workdir, "export": export_dir, "inputs": inputs, "moved": moved}
+    return {"config": one_device, "workdir": workdir, "export": export_dir, "inputs": inputs, "moved": moved,
+            "console": console.getvalue().replace("\r", "\n"), "logs": logs.lines}
+
+
+def test_logs_have_one_bar_and_one_summary_line_per_phase(run):
+    console = run["console"]
+    for chatter in ("Downloading and preparing", "Generating splits", "examples...", "Shuffling", "Subsequent calls"):
+        assert chatter not in console, chatter
+    for bar in ("generate SEQD-synth:", "prepare seqd_synth:", "train:", "valid:", "test:"):
+        assert bar in console, bar
+    summaries = [line for line in console.splitlines() if re.match(r"\[(generate|prepare)\] .* in \d+\.\d s", line)]
+    assert [line.split()[0] for line in summaries] == ["[generate]", "[prepare]"]
+    timed = [line for line in run["logs"] if re.match(r"(step \d+ )?(train|valid|test): .* in \d+\.\d s", line)]
+    assert [re.sub(r"^step \d+ ", "", line).split(":")[0] for line in timed] == ["valid", "train", "valid", "test"]
 
 
 def test_the_run_and_each_checkpoint_carry_the_model_card(run):
