@@ -100,7 +100,16 @@ def main(argv: list[str]) -> None:
             train_and_evaluate(config, workdir)
         except NonFiniteLossError as e:
             sys.exit(f"training stopped: {e}")
-    elif _MODE.value == "evaluate":
+    else:
+        try:
+            _use_checkpoint(config, workdir, argv[1:])
+        except FileNotFoundError as e:  # no checkpoint, no input, data not prepared: the message says which
+            sys.exit(f"error: {e}")
+
+
+def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_inputs: list[str]) -> None:
+    """--mode evaluate, export or predict on the checkpoint named by --checkpoint."""
+    if _MODE.value == "evaluate":
         from speecheq_jax.eval.run import evaluate_checkpoint
         evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == "export":
@@ -108,12 +117,11 @@ def main(argv: list[str]) -> None:
         export_run(config, workdir, _CHECKPOINT.value)
     else:
         from speecheq_jax.eval.predict import predict_files
-        inputs = list(_INPUT.value) + list(argv[1:])
+        inputs = list(_INPUT.value) + extra_inputs
         if not inputs:
             sys.exit("--mode predict needs --input PATH (audio files or directories)")
         output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
-
 
 if __name__ == "__main__":
     app.run(main, flags_parser=_parse_flags)

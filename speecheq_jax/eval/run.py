@@ -90,7 +90,11 @@ def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Restored:
-    """A checkpoint restored onto this machine's devices, ready for the eval step."""
+    """A checkpoint restored onto this machine's devices, ready for the eval step.
+
+    `card` is the checkpoint's model card and `spec` the DataSpec made from it;
+    `eval_def` merged with `state` gives the (Trainable, optimizer) in eval mode.
+    """
 
     mesh: Mesh
     spec: pipeline.DataSpec

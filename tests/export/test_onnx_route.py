@@ -44,3 +44,10 @@ def test_the_self_check_refuses_a_file_that_disagrees_with_jax(tmp_path):
     files = onnx_model.export_onnx(_scanned_forward(0.5), tmp_path, frames=(16,))
     with pytest.raises(RuntimeError, match="ONNX and JAX outputs differ"):
         onnx_model.check_against_jax(_scanned_forward(2.0), tmp_path / files[16], 16)
+
+
+def test_the_predictor_says_in_one_line_when_the_directory_is_not_an_export(tmp_path):
+    from speecheq_jax import predict
+
+    with pytest.raises(SystemExit, match=r"^error: no model_card.json in .*: not a run or export directory$"):
+        predict.main(["--model", str(tmp_path), "--input", "x.wav", "--output", str(tmp_path / "out.jsonl")])
