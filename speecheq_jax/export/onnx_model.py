@@ -41,9 +41,9 @@ def onnx_file_name(frames: int) -> str:
 
 
 @contextlib.contextmanager
-def _no_info_logs() -> Iterator[None]:
-    """jax2onnx logs its whole call signature on the root logger, and onnx_ir every pass, at INFO."""
-    logging.disable(logging.INFO)
+def _quiet_converter_logs() -> Iterator[None]:
+    """jax2onnx logs its call on the root logger and onnx_ir every pass (INFO) and every unnamed shape (WARNING)."""
+    logging.disable(logging.WARNING)
     try:
         yield
     finally:
@@ -53,7 +53,7 @@ def _no_info_logs() -> Iterator[None]:
 def _convert(forward: Forward, frames: int, names: Sequence[str]):
     """The ONNX ModelProto of `forward` at T = `frames`, batch dimension 'B'."""
     specs = [jax.ShapeDtypeStruct(("B", frames, NUM_MELS), jnp.float32), jax.ShapeDtypeStruct(("B", frames), jnp.bool_)]
-    with _no_info_logs():
+    with _quiet_converter_logs():
         return jax2onnx.to_onnx(lambda logmel, mask: tuple(forward(logmel, mask)[k] for k in names), specs,
                                 model_name="speecheq", opset=OPSET, input_names=["logmel", "frame_mask"],
                                 output_names=list(names))
