@@ -10,7 +10,6 @@ import io
 import json
 import logging
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
