@@ -21,6 +21,7 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt .venv/.requirements; t
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q --no-deps -r requirements-export.txt
   .venv/bin/pip install -q --no-deps -e .
   cp requirements.txt .venv/.requirements
 fi

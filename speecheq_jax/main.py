@@ -1,10 +1,11 @@
-r"""Entry point: prepare data, train, evaluate checkpoints, predict.
+r"""Entry point: prepare data, train, evaluate checkpoints, predict, export.
 
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo
   python -m speecheq_jax.main --config configs/iemocap.py:fold=session3,size=S \
       --config.data.corpora.0.root=/data/IEMOCAP_full_release --workdir runs/iemocap3
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode evaluate --checkpoint best
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode predict --input a.wav dir/
+  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode export --checkpoint best
 
 A mistyped config key or a bad value is reported in one line, not a traceback;
 so is bad data (a missing corpus root, an unwritable data_dir, a full disk:
@@ -32,9 +33,9 @@ from speecheq_jax.data.errors import DataError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "prepare"], "What to do.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict: 'best', 'latest' or a step number.")
-_INPUT = flags.DEFINE_multi_string("input", [], "predict: WAV files or directories (repeat the flag or list them).")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare"], "What to do.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict/export: 'best', 'latest' or a step number.")
+_INPUT = flags.DEFINE_multi_string("input", [], "predict: audio files or directories (repeat the flag or list them).")
 _OUTPUT = flags.DEFINE_string("output", None, "predict: JSON-lines output (default <workdir>/predictions.jsonl).")
 
 
@@ -101,6 +102,7 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("absl").addFilter(_quiet_libraries)
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'"
     _initialize_distributed()
     _enable_compilation_cache()
     config, workdir = _CONFIG.value, _WORKDIR.value
@@ -113,14 +115,26 @@ def main(argv: list[str]) -> None:
             train_and_evaluate(config, workdir)
         except NonFiniteLossError as e:
             sys.exit(f"training stopped: {e}")
-    elif _MODE.value == "evaluate":
+    else:
+        try:
+            _use_checkpoint(config, workdir, argv[1:])
+        except FileNotFoundError as e:  # no checkpoint, no input, data not prepared: the message says which
+            sys.exit(f"error: {e}")
+
+
+def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_inputs: list[str]) -> None:
+    """--mode evaluate, export or predict on the checkpoint named by --checkpoint."""
+    if _MODE.value == "evaluate":
         from speecheq_jax.eval.run import evaluate_checkpoint
         evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+    elif _MODE.value == "export":
+        from speecheq_jax.export.run import export_run
+        export_run(config, workdir, _CHECKPOINT.value)
     else:
         from speecheq_jax.eval.predict import predict_files
-        inputs = list(_INPUT.value) + list(argv[1:])
+        inputs = list(_INPUT.value) + extra_inputs
         if not inputs:
-            sys.exit("--mode predict needs --input PATH (WAV files or directories)")
+            sys.exit("--mode predict needs --input PATH (audio files or directories)")
         output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
 

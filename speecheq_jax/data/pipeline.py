@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import grain
 import jax
@@ -382,34 +381,3 @@ def _table_row(corpus: _Corpus, unit: str, record: int) -> dict[str, str]:
     return {"id": meta["id"][record], "corpus": corpus.prepared.corpus, "speaker": meta["speaker"][record],
             "lang": meta["lang"][record], "native_label": meta["native_label"][record], "unit": unit}
 
-
-def batches_from_audio(paths: Sequence[str | Path], spec: DataSpec, batch_size: int,
-                       buckets: Sequence[int] | None = None) -> tuple[list[tuple[list[str], Batch]], dict[str, str]]:
-    """Raw audio files -> host Batches for prediction (labels all masked, pooled CMVN).
-
-    Returns:
-      ([(paths of the batch's real rows, Batch)], {path: error}) for files that
-      could not be read; those are skipped, not fatal.
-    """
-    errors: dict[str, str] = {}
-    mels: list[tuple[str, np.ndarray]] = []
-    for path in paths:
-        try:
-            mels.append((str(path), features.log_mel(features.read_audio(path))))
-        except ValueError as e:
-            errors[str(path)] = str(e)
-    mean, std = spec.pooled_cmvn
-    out = []
-    for start in range(0, len(mels), batch_size):
-        chunk = mels[start : start + batch_size]
-        frames = max(m.shape[0] for _, m in chunk)
-        bucket = buckets_lib.bucket_or_extend(frames, buckets or spec.buckets)
-        batch = batch_lib.zeros(batch_size, bucket, bucket // buckets_lib.SUBSAMPLING)
-        batch["index"][:] = -1
-        for row, (_, mel) in enumerate(chunk):
-            batch["logmel"][row, : len(mel)] = (mel - mean) / std
-            batch["frame_mask"][row, : len(mel)] = True
-            batch["example_mask"][row] = True
-            batch["index"][row] = start + row
-        out.append(([p for p, _ in chunk], batch))
-    return out, errors

@@ -26,6 +26,7 @@ import json
 import shlex
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from speecheq_jax import labels
 from speecheq_jax.data.builders import BUILDERS, CorpusBuilder
 from speecheq_jax.data.builders.base import CorpusConfig
 from speecheq_jax.data.errors import DataError, Exclusion
+from speecheq_jax.data.quiet_tfds import one_bar
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -124,12 +126,14 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
     builder = make_builder(corpus, data_dir, root, label_options, synth, strict)
     if corpus != "seqd_synth" and root is None:
         raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
-    tfds.display_progress_bar(progress)
-    print(f"[prepare] {corpus}/{builder.builder_config.name}: {builder.builder_config.description}")
+    name = f"{corpus}/{builder.builder_config.name}"
+    print(f"[prepare] {name}: {builder.builder_config.description}")
+    start = time.perf_counter()
     if not builder.data_path.exists():
         _check_writable(Path(data_dir).expanduser())
         try:
-            builder.download_and_prepare(file_format="array_record")
+            with one_bar(builder, f"prepare {corpus}", progress):
+                builder.download_and_prepare(file_format="array_record")
         except OSError as e:
             full = _disk_full(e)
             if full is None:
@@ -141,6 +145,8 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
         raise DataError(f"{prepared.path} was prepared with {len(prepared.excluded_files)} excluded file(s), e.g. "
                         f"{prepared.excluded_files[0].describe()}; strict mode refuses it: fix the files and prepare "
                         "into another data_dir, or turn strict off")
+    print(f"[prepare] {name}: {sum(prepared.split_sizes.values())} examples in {len(prepared.split_sizes)} units, "
+          f"ready in {time.perf_counter() - start:.1f} s")
     return prepared
 
 

@@ -40,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -257,7 +258,7 @@ def _clear_outputs(out_dir: Path) -> None:
 
 def _render_all(jobs: list[Job], espeak_path: Path, out_dir: Path, workers: int, progress: bool) -> list[Utterance]:
     work = functools.partial(render, espeak_path=espeak_path, out_dir=out_dir)
-    bar = functools.partial(tqdm, total=len(jobs), desc="SEQD-synth", unit="utt", disable=not progress)
+    bar = functools.partial(tqdm, total=len(jobs), desc="generate SEQD-synth", unit="utt", disable=not progress)
     if workers == 1:
         return [work(job) for job in bar(jobs)]
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
@@ -304,11 +305,13 @@ def generate(out_dir: str | Path, num: int, seed: int = 0, langs: Sequence[str] 
     for lang in langs:
         (out_dir / "wav" / lang).mkdir(parents=True)
     jobs = plan(num, seed, langs)
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="seqd_espeak_") as tmp:
         espeak_path = make_private_espeak_path(Path(tmp))
         utterances = _render_all(jobs, espeak_path, out_dir, workers or os.cpu_count() or 1, progress)
     _write_metadata(out_dir, langs, utterances)
     (out_dir / MARKER).write_text(json.dumps(_parameters(num, seed, langs)) + "\n")
+    print(f"[generate] SEQD-synth: {len(utterances)} utterances in {time.perf_counter() - start:.1f} s to {out_dir}")
     return out_dir / MANIFEST
 
 

@@ -7,9 +7,11 @@ policy here is explicit: keep a step if it is among the latest
 
 Each step directory holds the train state (model, task log-variances,
 optimizer), the training iterator's state (Grain, so a resumed run sees
-exactly the batches it would have seen) and the validation metrics the step
-was selected on. Restores always go through an abstract target that carries
-the target shardings, so a state saved on 8 devices restores onto 1.
+exactly the batches it would have seen), the validation metrics the step
+was selected on, and the run's model card (speecheq_jax/model_card.py) in the
+step's custom metadata, so a checkpoint alone is enough to predict. Restores
+always go through an abstract target that carries the target shardings, so a
+state saved on 8 devices restores onto 1.
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ class Checkpointer:
             raise KeyError(f"best metric {self.best_metric!r} not among the checkpoint's metrics {sorted(metrics)}")
         return float(metrics[self.best_metric])
 
-    def save(self, step: int, state, data_iterator: Any | None, metrics: dict[str, float]) -> None:
-        """Saves state (+ iterator state) at `step` with its validation metrics."""
+    def save(self, step: int, state, data_iterator: Any | None, metrics: dict[str, float],
+             model_card: dict[str, Any] | None = None) -> None:
+        """Saves state (+ iterator state) at `step` with its validation metrics and the model card."""
         items = {"state": ocp.args.StandardSave(state)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
-        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True)
+        self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True,
+                          custom_metadata={"model_card": model_card} if model_card is not None else None)
         self.manager.wait_until_finished()
 
     def resolve(self, which: str | int) -> int:
@@ -71,6 +75,12 @@ class Checkpointer:
         if step not in steps:
             raise FileNotFoundError(f"no checkpoint at step {step} under {self.manager.directory}; saved: {sorted(steps)}")
         return step
+
+    def model_card(self, step: int) -> dict[str, Any] | None:
+        """The model card saved with `step` (None for checkpoints saved without one)."""
+        # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
+        metadata = ocp.metadata.get_step_metadata(Path(self.manager.directory) / str(step))
+        return (metadata.custom_metadata or {}).get("model_card")
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()

@@ -30,6 +30,7 @@ from speecheq_jax.data import pipeline
 from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
+from speecheq_jax.model_card import build_card, write_card
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
@@ -105,6 +106,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     eval_run.write_label_mapping(workdir, spec)
+    card = build_card(config, spec)
+    if jax.process_index() == 0:
+        write_card(card, workdir)
     train_state = state_lib.create_train_state(config, len(spec.vocab), mesh)
     trainable, _ = nnx.merge(train_state.eval_def, train_state.state)
     log.info("model %s: %s parameters; mesh %s", config.model.size, f"{count_params(trainable.model):,}", dict(mesh.shape))
@@ -132,6 +136,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     last_good = start or None
     pending: list[dict] = []
     window, window_step = _Window(), start + 1
+    train_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     for step in range(start + 1, num_steps + 1):
         state, metrics = train_step(state, window.next_batch(train_iter))
@@ -148,15 +153,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             pending, window_step = [], step + 1
             window.reset()
         if at_eval:
-            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid")
+            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", step=step)
             scalars = eval_run.flatten(valid, prefix="valid")
             writer.write(step, scalars)
-            log.info(format_line(step, scalars, ("valid/overall/eq", "valid/overall/category/ua",
-                                                 "valid/overall/category/wa", "valid/overall/phoneme/per")))
-            ckpt.save(step, state, train_iter, scalars)
+            ckpt.save(step, state, train_iter, scalars, card)
             last_good = step
             window.reset()  # throughput and utilisation figures are of training steps only
     bar.close()
+    log.info("train: steps %d-%d in %.1f s", start + 1, num_steps, time.perf_counter() - train_start)
     writer.close()
     ckpt.close()
     return eval_run.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))

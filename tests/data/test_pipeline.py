@@ -159,14 +159,3 @@ def test_missing_dataset_unknown_corpus_and_corrupt_record_are_clear(config, tmp
     with pytest.raises(ValueError, match="corrupt record: .* split 'spk_"):
         next(pipeline.make_train_iterator(config, None))
 
-
-@pytest.mark.integration
-def test_batches_from_audio_collects_per_file_errors(config, tmp_path):
-    spec = pipeline.load_spec(config)
-    good = sorted((tmp_path.parent).glob("raw*/spk_a_*.wav"))[:3]
-    bad = tmp_path / "broken.wav"
-    bad.write_bytes(b"not audio")
-    batches, errors = pipeline.batches_from_audio([*good, bad], spec, batch_size=2, buckets=(64, 128, 256))
-    assert list(errors) == [str(bad)]
-    assert [len(paths) for paths, _ in batches] == [2, 1]
-    assert batches[1][1]["example_mask"].tolist() == [True, False]

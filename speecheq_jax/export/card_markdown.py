@@ -1,0 +1,64 @@
+"""The model card as Markdown: what the model is, what it was trained on, how well it did, how to use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_METRICS = (("category UA", "category/ua"), ("category WA", "category/wa"), ("category macro-F1", "category/macro_f1"),
+            ("EQ", "eq"), ("intensity MAE", "intensity/mae"), ("gender accuracy", "gender/accuracy"),
+            ("phoneme error rate", "phoneme/per"))
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """Markdown of an export's model card (the card plus its `export` section)."""
+    export, model = card["export"], card["config"]["model"]
+    features = card["features"]
+    lines = [f"# SpeechEQ model card: {card['name']} (checkpoint step {export['step']})", ""]
+    lines += [
+        "## Intended use and limits", "",
+        "Speech emotion recognition research: per utterance, an emotion category with probabilities, an emotion "
+        "intensity in [0, 1] and a gender guess, plus a greedy phoneme transcription.",
+        "",
+        "- The model knows only the corpora below; accuracy on other speakers, languages, microphones or acted "
+        "versus spontaneous speech is unknown until measured.",
+        "- Emotion labels are categorical simplifications of a continuous, culture-dependent phenomenon; do not use "
+        "the predictions for decisions about people (hiring, health, policing, surveillance).",
+        "- Gender is a binary F/M guess from the voice, learned from corpus metadata, not a person's gender.",
+        f"- Audio shorter than {features['min_seconds']} s is refused; the ONNX files take at most "
+        f"{max(map(int, export['onnx']['files'])) * features['hop_length'] / features['sample_rate']:.2f} s.",
+        "",
+        "## Model", "",
+        f"Conformer encoder `{model['size']}` ({model['num_layers']} layers, d={model['d_model']}, "
+        f"{model['num_heads']} heads), heads: {', '.join(model['heads'])}.",
+        "",
+        f"Labels: {', '.join(card['labels']['categories'])}. Phoneme vocabulary: {len(card['phonemes'])} tokens.",
+        "",
+        "## Training data", "",
+    ]
+    rows = [[d["corpus"], d["protocol"], d["fold"], *(str(d["examples"][s]) for s in ("train", "valid", "test")),
+             "yes" if d["speaker_dependent"] else "no"] for d in card["training_data"]]
+    lines += _table(["corpus", "protocol", "fold", "train", "valid", "test", "speaker-dependent"], rows)
+    lines += ["", "## Test metrics", ""]
+    metrics = export.get("test_metrics")
+    if metrics:
+        lines += _table(["metric", "value"], [[name, f"{metrics[key]:.4f}"] for name, key in _METRICS if key in metrics])
+    else:
+        lines.append(f"Not evaluated at step {export['step']}: run `--mode evaluate --checkpoint {export['step']}`.")
+    onnx = export["onnx"]
+    lines += [
+        "", "## Use", "",
+        "```bash",
+        "python -m speecheq_jax.predict --model EXPORT_DIR --input clip.wav more_clips/ --output predictions.jsonl",
+        "```", "",
+        f"ONNX (`{'`, `'.join(onnx['files'].values())}`): inputs `logmel` float32 [B, T, 80] (log-mel of "
+        f"data/features.py, CMVN-normalised with `cmvn.pooled` of model_card.json, zero on padding) and "
+        f"`frame_mask` bool [B, T]; B is free, T is fixed per file. Outputs: {', '.join(onnx['outputs'])}.",
+        "",
+        f"StableHLO (`{export['stablehlo']['file']}`): the same function with any B and any T multiple of 4; "
+        "`jax.export.deserialize(open(path, 'rb').read()).call(logmel, frame_mask)`.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,46 @@
+"""The exported computation: the model in eval mode as a pure function with its parameters baked in.
+
+    forward(logmel float32 [B, T, 80], frame_mask bool [B, T]) -> {
+        category_prob float32 [B, C], intensity float32 [B], gender_prob float32 [B, 2],
+        phoneme_ids int32 [B, T/4] (per-frame argmax, for greedy CTC), out_mask bool [B, T/4]}
+
+Only the heads the run trained appear. `logmel` is CMVN-normalised with the
+model card's pooled statistics and zero on padding; T is a multiple of 4 (the
+front end's subsampling). It goes through the model's public call
+(`SpeechEQ(batch) -> ModelOutput`), so any internal formulation of the
+encoder exports the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from speecheq_jax.model import ModelOutput, SpeechEQ
+
+Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]
+
+
+def prediction_outputs(output: ModelOutput) -> dict[str, jax.Array]:
+    """ModelOutput -> what prediction reports: probabilities, intensity, CTC frame argmax, out_mask."""
+    outputs = {"out_mask": output.out_mask}
+    if output.category_logits is not None:
+        outputs["category_prob"] = jax.nn.softmax(output.category_logits, axis=-1)
+    if output.intensity is not None:
+        outputs["intensity"] = output.intensity
+    if output.gender_logits is not None:
+        outputs["gender_prob"] = jax.nn.softmax(output.gender_logits, axis=-1)
+    if output.phoneme_logits is not None:
+        outputs["phoneme_ids"] = jnp.argmax(output.phoneme_logits, axis=-1).astype(jnp.int32)
+    return outputs
+
+
+def make_forward(model: SpeechEQ) -> Forward:
+    """The pure inference function of `model` (which must be in eval mode: no dropout, running statistics)."""
+
+    def forward(logmel: jax.Array, frame_mask: jax.Array) -> dict[str, jax.Array]:
+        return prediction_outputs(model({"logmel": logmel, "frame_mask": frame_mask}))
+
+    return forward

@@ -1,0 +1,123 @@
+"""The model card: everything needed to use a trained model without its training data.
+
+A run writes it to `<workdir>/model_card.json` when training starts and into
+every checkpoint's metadata, so `--mode predict` and `--mode export` work on a
+machine that never saw the prepared datasets, and `--mode evaluate` needs only
+the data it evaluates on. It is plain JSON (the ONNX predictor reads it with
+nothing but `json`):
+
+    format           CARD_FORMAT
+    name             the config's name
+    config           the full run config (ConfigDict as a dict)
+    labels           categories [C] (index = category output), genders [2]
+    phonemes         the run vocabulary: CTC output id i + 1 is phonemes[i], 0 is blank
+    cmvn             pooled {mean [80], std [80]} (used on raw audio) and per corpus
+    features         log-mel parameters (data/features.py), the model's time
+                     subsampling, the shortest audio prediction accepts
+    buckets          frame lengths the model was trained and evaluated on
+    training_data    per corpus: protocol, fold, units and example counts of
+                     train/valid/test, and the label mapping applied
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ml_collections
+import numpy as np
+
+from speecheq_jax import labels
+from speecheq_jax.data import features
+from speecheq_jax.data.buckets import SUBSAMPLING
+
+if TYPE_CHECKING:
+    from speecheq_jax.data.pipeline import DataSpec
+
+CARD_FORMAT = 1
+CARD_FILE = "model_card.json"
+MIN_SECONDS = 0.25
+"""Shorter audio is refused at prediction: a quarter second holds too few frames for an emotion."""
+
+
+def category_names(spec: DataSpec) -> tuple[str, ...]:
+    """The run's category label set, in the order of the category head's outputs."""
+    del spec  # every run predicts the unified taxonomy today
+    return labels.CATEGORIES
+
+
+def feature_parameters() -> dict[str, Any]:
+    """The log-mel definition (data/features.py) and the input limits of the model."""
+    return {
+        "sample_rate": features.SAMPLE_RATE, "n_fft": features.N_FFT, "win_length": features.WIN_LENGTH,
+        "hop_length": features.HOP_LENGTH, "num_mels": features.NUM_MELS, "log_floor": features.LOG_FLOOR,
+        "subsampling": SUBSAMPLING, "min_seconds": MIN_SECONDS,
+    }
+
+
+def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
+    """Per configured corpus: protocol, fold, units and example counts per split, label mapping."""
+    from speecheq_jax.data.prepare import open_prepared  # here: reading a card must not import TFDS
+
+    summary = []
+    for entry in data_config.corpora:
+        name = entry["name"]
+        dataset = open_prepared(name, data_config.data_dir, entry.get("root"), dict(data_config.label_options),
+                                dict(data_config.synth) if name == "seqd_synth" else None)
+        protocol = entry.get("protocol") or next(iter(dataset.folds))
+        fold = dataset.fold(protocol, entry.get("fold"))
+        summary.append({
+            "corpus": name, "protocol": protocol, "fold": fold["name"],
+            "speaker_dependent": bool(fold["speaker_dependent"]),
+            "units": {split: list(units) for split, units in fold["units"].items()},
+            "examples": {split: sum(dataset.split_sizes[u] for u in units) for split, units in fold["units"].items()},
+            "labels": dataset.labels,
+        })
+    return summary
+
+
+def build_card(config: ml_collections.ConfigDict, spec: DataSpec) -> dict[str, Any]:
+    """The model card of a run (datasets must be prepared: this is called at training start)."""
+    return {
+        "format": CARD_FORMAT,
+        "name": config.name,
+        "config": json.loads(config.to_json_best_effort()),
+        "labels": {"categories": list(category_names(spec)), "genders": list(labels.GENDERS)},
+        "phonemes": list(spec.vocab),
+        "cmvn": {
+            "pooled": _mean_std(*spec.pooled_cmvn),
+            "corpora": {name: _mean_std(*stats) for name, stats in spec.cmvn.items()},
+        },
+        "features": feature_parameters(),
+        "buckets": list(spec.buckets),
+        "training_data": training_data(config.data),
+    }
+
+
+def _mean_std(mean: np.ndarray, std: np.ndarray) -> dict[str, list[float]]:
+    return {"mean": np.asarray(mean, np.float32).tolist(), "std": np.asarray(std, np.float32).tolist()}
+
+
+def write_card(card: Mapping[str, Any], directory: str | Path) -> Path:
+    """Writes `<directory>/model_card.json`."""
+    path = Path(directory) / CARD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def check_format(card: Mapping[str, Any], where: str | Path) -> dict[str, Any]:
+    """`card` if this code reads its format; ValueError naming `where` otherwise."""
+    if card.get("format") != CARD_FORMAT:
+        raise ValueError(f"{where}: model card format {card.get('format')!r}, this code reads {CARD_FORMAT}")
+    return dict(card)
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    """Reads `<directory>/model_card.json`; a clear error if it is missing or of another format."""
+    path = Path(directory) / CARD_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CARD_FILE} in {directory}: not a run or export directory")
+    return check_format(json.loads(path.read_text(encoding="utf-8")), path)
