@@ -16,14 +16,14 @@ if ((${#need_apt[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt .venv/.requirements; then
+if [ ! -x .venv/bin/python ] || ! cat requirements.txt requirements-export.txt | cmp -s - .venv/.requirements; then
   echo "[setup] virtualenv .venv with requirements.txt"
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r requirements.txt
   .venv/bin/pip install -q --no-deps -r requirements-export.txt
   .venv/bin/pip install -q --no-deps -e .
-  cp requirements.txt .venv/.requirements
+  cat requirements.txt requirements-export.txt > .venv/.requirements
 fi
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
 

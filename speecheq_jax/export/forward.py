@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 from speecheq_jax.model import ModelOutput, SpeechEQ
 
@@ -40,7 +41,11 @@ def prediction_outputs(output: ModelOutput) -> dict[str, jax.Array]:
 def make_forward(model: SpeechEQ) -> Forward:
     """The pure inference function of `model` (which must be in eval mode: no dropout, running statistics)."""
 
+    graphdef, state = nnx.split(model)
+
     def forward(logmel: jax.Array, frame_mask: jax.Array) -> dict[str, jax.Array]:
-        return prediction_outputs(model({"logmel": logmel, "frame_mask": frame_mask}))
+        # Merged inside the trace: NNX transforms in the model (the scanned blocks) must meet a module
+        # built at the trace level they run at; the state arrays stay closed-over constants.
+        return prediction_outputs(nnx.merge(graphdef, state, copy=True)({"logmel": logmel, "frame_mask": frame_mask}))
 
     return forward

@@ -23,7 +23,7 @@ import ml_collections
 from flax import nnx
 
 from speecheq_jax.model.attention import RelativeSelfAttention
-from speecheq_jax.model.dropout import HashDropout
+from speecheq_jax.model.dropout import HashDropout, split_key
 from speecheq_jax.model.frontend import ConvSubsampling
 from speecheq_jax.model.normalization import make_frame_norm
 
@@ -42,8 +42,8 @@ class FeedForward(nnx.Module):
         self.contract = nnx.Linear(ff_mult * d_model, d_model, dtype=dtype, rngs=rngs)
         self.dropout = HashDropout(dropout)
 
-    def __call__(self, x: jax.Array, key: jax.Array) -> jax.Array:
-        hidden_key, output_key = jax.random.split(key)
+    def __call__(self, x: jax.Array, key: jax.Array | None) -> jax.Array:
+        hidden_key, output_key = split_key(key, 2)
         hidden = self.dropout(jax.nn.swish(self.expand(self.norm(x))), rngs=hidden_key)
         return self.dropout(self.contract(hidden), rngs=output_key)
 
@@ -90,7 +90,7 @@ class ConvolutionModule(nnx.Module):
         self.pointwise_out = nnx.Linear(d_model, d_model, dtype=dtype, rngs=rngs)
         self.dropout = HashDropout(dropout)
 
-    def __call__(self, x: jax.Array, mask: jax.Array, key: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, mask: jax.Array, key: jax.Array | None) -> jax.Array:
         gated = jax.nn.glu(self.pointwise_in(self.norm(x)), axis=-1)
         gated = jnp.where(mask[..., None], gated, jnp.zeros((), gated.dtype))
         hidden = jax.nn.swish(self.frame_norm(self.depthwise(gated), mask))
@@ -114,8 +114,8 @@ class ConformerBlock(nnx.Module):
         self.feed_forward_out = FeedForward(d_model, config.ff_mult, dropout=dropout, dtype=dtype, rngs=rngs)
         self.final_norm = nnx.LayerNorm(d_model, dtype=dtype, rngs=rngs)
 
-    def __call__(self, x: jax.Array, mask: jax.Array, key: jax.Array) -> jax.Array:
-        keys = jax.random.split(key, 5)
+    def __call__(self, x: jax.Array, mask: jax.Array, key: jax.Array | None) -> jax.Array:
+        keys = split_key(key, 5)
         x = x + 0.5 * self.feed_forward_in(x, keys[0])
         attended = self.attention(self.attention_norm(x), mask, keys[1])
         x = x + self.attention_dropout(attended, rngs=keys[2])
@@ -138,19 +138,23 @@ class ConformerEncoder(nnx.Module):
         self.num_layers = config.num_layers
         self.remat = config.remat
         self.dropout_rngs = rngs["dropout"].fork()
+        self.uses_dropout = config.dropout > 0 or config.attention_dropout > 0
+        self.deterministic = False  # set by model.train() / model.eval(), like nnx.Dropout's
 
     def __call__(self, logmel: jax.Array, frame_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
         x, mask = self.frontend(logmel, frame_mask)
 
-        def layer(block: ConformerBlock, x: jax.Array, key: jax.Array) -> jax.Array:
+        def layer(block: ConformerBlock, x: jax.Array, key: jax.Array | None) -> jax.Array:
             return block(x, mask, key)
 
         if self.remat != "none":
             layer = nnx.remat(layer, policy=REMAT_POLICIES[self.remat])
 
-        @nnx.scan(in_axes=(nnx.Carry, 0, 0), out_axes=nnx.Carry)
-        def run_layers(x: jax.Array, block: ConformerBlock, key: jax.Array) -> jax.Array:
-            return layer(block, x, key)
-
-        x = run_layers(x, self.blocks, jax.random.split(self.dropout_rngs(), self.num_layers))
+        if self.uses_dropout and not self.deterministic:
+            run_layers = nnx.scan(lambda x, block, key: layer(block, x, key), in_axes=(nnx.Carry, 0, 0),
+                                  out_axes=nnx.Carry)
+            x = run_layers(x, self.blocks, jax.random.split(self.dropout_rngs(), self.num_layers))
+        else:  # no dropout: no key is drawn, so evaluation traces no random op and never advances the stream
+            run_layers = nnx.scan(lambda x, block: layer(block, x, None), in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+            x = run_layers(x, self.blocks)
         return jnp.where(mask[..., None], x, jnp.zeros((), x.dtype)), mask

@@ -49,6 +49,11 @@ def keep_mask(key: jax.Array, shape: tuple[int, ...], keep_prob: float) -> jax.A
     return bits < jnp.uint32(threshold)
 
 
+def split_key(key: jax.Array | None, num: int) -> list[jax.Array | None]:
+    """`num` keys from `key`, or `num` Nones without one (evaluation: no random op is traced)."""
+    return [None] * num if key is None else list(jax.random.split(key, num))
+
+
 class HashDropout(nnx.Dropout):
     """`nnx.Dropout` with the hash mask above; same constructor, same train()/eval() switch.
 
