@@ -10,7 +10,7 @@ that evaluation sees every example exactly once in full batches) have
 |----------------|----------|---------|------------------------------------------------|
 | logmel         | [B,T,80] | float32 | CMVN-normalised log-mel frames, 0 on padding   |
 | frame_mask     | [B,T]    | bool    | True on real frames                            |
-| category       | [B]      | int32   | unified category id (labels.CATEGORIES)        |
+| category       | [B]      | int32   | id in the run's label set (DataSpec.categories)|
 | category_mask  | [B]      | bool    | example carries a category                     |
 | intensity      | [B]      | float32 | intensity on [0,1]                             |
 | intensity_mask | [B]      | bool    | example carries an intensity                   |

@@ -24,7 +24,10 @@ label masks are False; buckets are extended rather than dropping anything.
 `index` points into the returned host-side table (id, corpus, speaker, ...).
 
 Phoneme ids of all corpora are remapped onto ONE run vocabulary: the sorted
-union of the datasets' vocabularies, ids 1..V, 0 the CTC blank.
+union of the datasets' vocabularies, ids 1..V, 0 the CTC blank. Category ids
+are remapped the same way onto the run's label set (`DataSpec.categories`:
+the classes the run's corpora hold after the label options, in taxonomy
+order): a Batch's `category` is an index into it, never a taxonomy id.
 """
 
 from __future__ import annotations
@@ -79,6 +82,10 @@ class DataSpec:
 
     Attributes:
       vocab: run phoneme vocabulary; token vocab[i] has id i + 1 (0 = blank).
+      categories: the run's category label set (`labels.run_label_set`):
+        Batch category id i is categories[i]; the category head has
+        len(categories) outputs, and metrics, reports and predictions list
+        exactly these classes.
       corpora: corpus names in config order (Batch `corpus_id` indexes this).
       cmvn: corpus -> (mean [80], std [80]) applied to its log-mels.
       pooled_cmvn: (mean, std) over all corpora's training units, for raw audio.
@@ -88,6 +95,7 @@ class DataSpec:
     """
 
     vocab: tuple[str, ...]
+    categories: tuple[str, ...]
     corpora: tuple[str, ...]
     cmvn: dict[str, tuple[np.ndarray, np.ndarray]]
     pooled_cmvn: tuple[np.ndarray, np.ndarray]
@@ -98,12 +106,17 @@ class DataSpec:
 class _Corpus:
     """One configured corpus: its prepared dataset, fold, CMVN and record access."""
 
-    def __init__(self, corpus_id: int, prepared: PreparedDataset, fold: dict, run_vocab: Sequence[str]):
+    def __init__(self, corpus_id: int, prepared: PreparedDataset, fold: dict, run_vocab: Sequence[str],
+                 run_categories: Sequence[str]):
         self.corpus_id = corpus_id
         self.prepared = prepared
         self.fold = fold
+        self.run_vocab, self.run_categories = tuple(run_vocab), tuple(run_categories)
         run_ids = {token: i + 1 for i, token in enumerate(run_vocab)}
         self.phoneme_table = np.array([0] + [run_ids[t] for t in prepared.vocab], dtype=np.int32)
+        # Taxonomy id -> run label-set id (-1: a class this run does not have, masked).
+        self.category_table = np.array([run_categories.index(c) if c in run_categories else labels.MISSING
+                                        for c in labels.CATEGORIES], dtype=np.int32)
         self.mean = np.asarray(fold["cmvn"]["mean"], np.float32)
         self.std = np.asarray(fold["cmvn"]["std"], np.float32)
 
@@ -163,6 +176,8 @@ def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent:
 
 
 def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
+    if not config.corpora:
+        raise ValueError("config.data.corpora is empty: name at least one corpus")
     prepared, folds = [], []
     for i, entry in enumerate(config.corpora):
         name = entry["name"]
@@ -175,7 +190,8 @@ def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
         prepared.append(dataset)
         folds.append(fold)
     run_vocab = tuple(sorted({token for dataset in prepared for token in dataset.vocab}))
-    return [_Corpus(i, p, f, run_vocab) for i, (p, f) in enumerate(zip(prepared, folds))]
+    run_categories = labels.run_label_set([dataset.labels["category_counts"] for dataset in prepared])
+    return [_Corpus(i, p, f, run_vocab, run_categories) for i, (p, f) in enumerate(zip(prepared, folds))]
 
 
 def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
@@ -186,7 +202,8 @@ def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
         for unit in corpus.fold["units"]["train"]:
             pooled = pooled.merge(features.MelStats.from_dict(corpus.prepared.units[unit]["cmvn"]))
     return DataSpec(
-        vocab=tuple(sorted({t for c in corpora for t in c.prepared.vocab})),
+        vocab=corpora[0].run_vocab,
+        categories=corpora[0].run_categories,
         corpora=tuple(c.prepared.corpus for c in corpora),
         cmvn={c.prepared.corpus: (c.mean, c.std) for c in corpora},
         pooled_cmvn=pooled.mean_std(),
@@ -247,8 +264,9 @@ class _Assembler:
         frames = int(record["num_frames"])
         out["logmel"][row, :frames] = (record["logmel"].astype(np.float32) - corpus.mean) / corpus.std
         out["frame_mask"][row, :frames] = True
-        for key in ("category", "intensity", "gender"):
-            value = record[key]
+        category = int(record["category"])
+        category = int(corpus.category_table[category]) if category >= 0 else labels.MISSING
+        for key, value in (("category", category), ("intensity", record["intensity"]), ("gender", record["gender"])):
             out[key][row] = max(value, 0)
             out[batch_lib.LABEL_MASKS[key]][row] = value >= 0
         phonemes = corpus.phoneme_table[record["phonemes"]]

@@ -2,7 +2,8 @@
 
 Restores a checkpoint, turns WAV files (or every .wav under a directory) into
 padded Batches with the pipeline's own feature code, runs the eval step, and
-writes one JSON line per file: category probabilities, intensity, gender
+writes one JSON line per file: category probabilities (over the run's own
+label set, saved with the data spec: exactly the classes it trained on), intensity, gender
 probabilities and the greedy phoneme string. A file that cannot be read gets
 a line with its error; the others are still predicted. Because padding never
 reaches the model's outputs, a file's prediction does not depend on the
@@ -37,7 +38,8 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def _rows(outputs: dict[str, np.ndarray], paths: list[str], vocab: Sequence[str]) -> Iterator[dict]:
+def _rows(outputs: dict[str, np.ndarray], paths: list[str], vocab: Sequence[str],
+          categories: Sequence[str]) -> Iterator[dict]:
     """Per-file JSON records from one batch's host outputs (first len(paths) rows are real)."""
     phonemes = None
     if "phoneme_ids" in outputs:
@@ -46,8 +48,8 @@ def _rows(outputs: dict[str, np.ndarray], paths: list[str], vocab: Sequence[str]
         record: dict = {"path": path}
         if "category_prob" in outputs:
             probs = outputs["category_prob"][row]
-            record["category"] = labels.CATEGORIES[int(np.argmax(probs))]
-            record["category_probs"] = {name: round(float(p), 6) for name, p in zip(labels.CATEGORIES, probs)}
+            record["category"] = categories[int(np.argmax(probs))]
+            record["category_probs"] = {name: round(float(p), 6) for name, p in zip(categories, probs, strict=True)}
         if "intensity" in outputs:
             record["intensity"] = round(float(outputs["intensity"][row]), 6)
         if "gender_prob" in outputs:
@@ -72,7 +74,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path, inputs: Sequ
     sharding = mesh_lib.batch_sharding(restored.mesh)
     for batch_paths, batch in batches:
         outputs, _ = restored.eval_step(restored.state, jax.device_put(batch, sharding))
-        for record in _rows(jax.device_get(outputs), batch_paths, restored.spec.vocab):
+        for record in _rows(jax.device_get(outputs), batch_paths, restored.spec.vocab, restored.spec.categories):
             results[record["path"]] = record
     return [results[str(p)] for p in paths]
 

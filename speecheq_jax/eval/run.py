@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +42,31 @@ def flatten(tree: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, split: str) -> dict:
-    """Metrics of `state` on one split ('valid' or 'test') of the configured corpora."""
+def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, split: str,
+                   categories: Sequence[str]) -> dict:
+    """Metrics of `state` on one split ('valid' or 'test') of the configured corpora.
+
+    `categories`: the run's label set (`DataSpec.categories`).
+    """
     batches, records = pipeline.make_eval_iterator(config.data, split, mesh)
-    metrics, _ = evaluate(eval_step, state, batches, records, desc=split)
+    metrics, _ = evaluate(eval_step, state, batches, records, categories=categories, desc=split)
     return metrics
 
 
 def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
-    """Logs and writes each corpus's label mapping, exclusions and counts (never implicit)."""
+    """Logs and writes the run's label set and each corpus's mapping, exclusions and counts (never implicit).
+
+    label_mapping.json: {"categories": the category head's classes in output
+    order, "corpora": {corpus: {mapping, excluded, category_counts, ...}}}.
+    """
+    log.info("category label set (%d classes, head output order): %s", len(spec.categories), ", ".join(spec.categories))
     for corpus, summary in spec.label_summary.items():
         log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
         if summary["excluded"]:
             log.info("excluded from %s: %s", corpus, ", ".join(f"{k}: {v}" for k, v in summary["excluded"].items()))
         log.info("category counts %s: %s", corpus, summary["category_counts"])
-    (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
+    content = {"categories": list(spec.categories), "corpora": spec.label_summary}
+    (Path(workdir) / "label_mapping.json").write_text(json.dumps(content, indent=2, ensure_ascii=False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +84,7 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str | Path, whi
     """Restores 'best', 'latest' or a step onto a mesh over the local devices."""
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
-    target = state_lib.abstract_train_state(config, len(spec.vocab), mesh)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=config.train.best_metric)
     step = ckpt.resolve(which)
     state = ckpt.restore(step, target)
@@ -96,10 +106,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
                                           restored.step)
     results: dict[str, Any] = {"step": step, "checkpoint": str(which)}
     for split in splits:
-        results[split] = evaluate_split(eval_step, state, config, mesh, split)
+        results[split] = evaluate_split(eval_step, state, config, mesh, split, spec.categories)
     if jax.process_index() == 0:
         history = workdir / "metrics.jsonl"
         write_report(
             workdir, results, history_path=history if history.exists() else None,
-            label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, title=f"{config.name}: checkpoint {which} (step {step})")
+            label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, categories=spec.categories,
+            title=f"{config.name}: checkpoint {which} (step {step})")
     return results

@@ -74,7 +74,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     eval_run.write_label_mapping(workdir, spec)
-    train_state = state_lib.create_train_state(config, len(spec.vocab), mesh)
+    train_state = state_lib.create_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     trainable, _ = nnx.merge(train_state.eval_def, train_state.state)
     log.info("model %s: %s parameters; mesh %s", config.model.size, f"{count_params(trainable.model):,}", dict(mesh.shape))
 
@@ -86,7 +86,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     start = ckpt.latest_step() or 0
     if start:
         log.info("resuming from step %d", start)
-        state = ckpt.restore(start, state_lib.abstract_train_state(config, len(spec.vocab), mesh), train_iter)
+        target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
+        state = ckpt.restore(start, target, train_iter)
     train_step = step_lib.make_train_step(train_state, config, mesh)
     eval_step = step_lib.make_eval_step(train_state, config, mesh)
     writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
@@ -110,7 +111,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             log.info(format_line(step, scalars, _CONSOLE_KEYS))
             pending, window_start, window_step = [], time.perf_counter(), step + 1
         if at_eval:
-            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid")
+            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", spec.categories)
             scalars = eval_run.flatten(valid, prefix="valid")
             writer.write(step, scalars)
             log.info(format_line(step, scalars, ("valid/overall/eq", "valid/overall/category/ua",

@@ -48,7 +48,8 @@ def _config(data_dir: Path, steps: int = 4, devices: int = -1):
 
 def _params(workdir: Path, config, step: int) -> list[np.ndarray]:
     mesh = mesh_lib.make_mesh(config)
-    target = state_lib.abstract_train_state(config, len(pipeline.load_spec(config.data).vocab), mesh)
+    spec = pipeline.load_spec(config.data)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     ckpt = checkpoint_lib.Checkpointer(workdir)
     state = ckpt.restore(step, target)
     ckpt.close()
