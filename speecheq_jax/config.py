@@ -55,8 +55,10 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict({
         "num_steps": 20_000, "log_every": 50, "eval_every": 1000,
         "keep_latest": 2, "keep_best": 1,
-        # Model selection: validation only. Keys are flattened metrics (eval.run.flatten).
-        "best_metric": "valid/overall/category/ua",
+        # Model selection: validation only. Keys are flattened metrics (eval.run.flatten), e.g.
+        # "valid/overall/eq", "valid/overall/phoneme/per"; the direction follows from the name
+        # (train.checkpoint.metric_mode). "auto": UA with a category head, else a head's loss.
+        "best_metric": "auto",
     })
     config.mesh = ml_collections.ConfigDict({
         "shape": (-1,), "axes": ("data",),

@@ -89,6 +89,14 @@ def main(argv: list[str]) -> None:
     logging.getLogger("absl").addFilter(_quiet_libraries)
     _initialize_distributed()
     config, workdir = _CONFIG.value, _WORKDIR.value
+    from speecheq_jax.train.checkpoint import BestMetricError
+    try:
+        _run_mode(config, workdir, argv)
+    except BestMetricError as e:
+        sys.exit(f"config error: {e}")
+
+
+def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) -> None:
     if _MODE.value == "prepare":
         from speecheq_jax.data.prepare import prepare_all
         prepare_all(config.data)
@@ -108,7 +116,6 @@ def main(argv: list[str]) -> None:
             sys.exit("--mode predict needs --input PATH (WAV files or directories)")
         output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
-
 
 if __name__ == "__main__":
     app.run(main, flags_parser=_parse_flags)

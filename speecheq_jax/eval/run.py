@@ -85,7 +85,7 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str | Path, whi
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
-    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=config.train.best_metric)
+    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
     step = ckpt.resolve(which)
     state = ckpt.restore(step, target)
     ckpt.close()

@@ -81,7 +81,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     train_iter = pipeline.make_train_iterator(config.data, mesh)
     ckpt = checkpoint_lib.Checkpointer(
         workdir, keep_latest=config.train.keep_latest, keep_best=config.train.keep_best,
-        best_metric=config.train.best_metric)
+        best_metric=checkpoint_lib.best_metric_name(config))
     state = train_state.state
     start = ckpt.latest_step() or 0
     if start:

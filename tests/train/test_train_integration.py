@@ -23,6 +23,7 @@ from speecheq_jax.train import step as step_lib
 
 pytestmark = pytest.mark.integration
 CONFIG_FILE = Path(__file__).parents[2] / "configs" / "demo.py"
+BEST = "valid/overall/category/ua"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def _params(workdir: Path, config, step: int) -> list[np.ndarray]:
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
-    ckpt = checkpoint_lib.Checkpointer(workdir)
+    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
     state = ckpt.restore(step, target)
     ckpt.close()
     _, params, _ = nnx.split(nnx.merge(target.train_def, state), nnx.Param, ...)
@@ -119,7 +120,7 @@ def test_restart_resumes_exactly(data_dir, tmp_path, monkeypatch):
         _failing_step(patch, at_call=3, make_batch_bad=False)
         with pytest.raises(KeyboardInterrupt):
             loop.train_and_evaluate(config, tmp_path / "restarted")
-    assert checkpoint_lib.Checkpointer(tmp_path / "restarted").latest_step() == 2
+    assert checkpoint_lib.Checkpointer(tmp_path / "restarted", best_metric=BEST).latest_step() == 2
     loop.train_and_evaluate(config, tmp_path / "restarted")
     straight = _params(tmp_path / "straight", config, 4)
     restarted = _params(tmp_path / "restarted", config, 4)
@@ -133,5 +134,5 @@ def test_nan_stops_cleanly_with_a_checkpoint_to_go_back_to(data_dir, tmp_path, m
     _failing_step(monkeypatch, at_call=3, make_batch_bad=True)
     with pytest.raises(loop.NonFiniteLossError, match=r"step 3.*last good checkpoint: step 2"):
         loop.train_and_evaluate(config, tmp_path)
-    assert checkpoint_lib.Checkpointer(tmp_path).latest_step() == 2
+    assert checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST).latest_step() == 2
     assert all(np.all(np.isfinite(p)) for p in _params(tmp_path, config, 2))
