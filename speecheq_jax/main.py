@@ -89,10 +89,10 @@ def main(argv: list[str]) -> None:
     logging.getLogger("absl").addFilter(_quiet_libraries)
     _initialize_distributed()
     config, workdir = _CONFIG.value, _WORKDIR.value
-    from speecheq_jax.train.checkpoint import BestMetricError
+    from speecheq_jax.config import ConfigError
     try:
         _run_mode(config, workdir, argv)
-    except BestMetricError as e:
+    except ConfigError as e:
         sys.exit(f"config error: {e}")
 
 

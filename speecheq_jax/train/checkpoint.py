@@ -29,6 +29,8 @@ import grain
 import ml_collections
 import orbax.checkpoint as ocp
 
+from speecheq_jax.config import ConfigError
+
 from speecheq_jax.train.state import TrainState
 
 logging.getLogger("absl").setLevel(logging.WARNING)
@@ -38,7 +40,7 @@ _LOWER_IS_BETTER = frozenset({"per", "mae"})
 _HIGHER_IS_BETTER = frozenset({"ua", "wa", "macro_f1", "f1", "ccc", "eq", "accuracy", "native_accuracy"})
 
 
-class BestMetricError(ValueError):
+class BestMetricError(ConfigError):
     """`train.best_metric` cannot select checkpoints (unknown direction, or not computed by the run)."""
 
 

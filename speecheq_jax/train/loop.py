@@ -29,6 +29,7 @@ from speecheq_jax.data import pipeline
 from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
+from speecheq_jax.train import accumulation
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
@@ -65,6 +66,7 @@ def _check_finite(host_metrics: list[dict], first_step: int, last_good: int | No
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Trains, validates, checkpoints; returns the test metrics of the best checkpoint."""
+    accumulation.check_schedule(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
@@ -90,6 +92,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         state = ckpt.restore(start, target, train_iter)
     train_step = step_lib.make_train_step(train_state, config, mesh)
     eval_step = step_lib.make_eval_step(train_state, config, mesh)
+    batches = accumulation.grouped(train_iter, int(config.optim.accumulate))
     writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
 
     num_steps = int(config.train.num_steps)
@@ -98,7 +101,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     window_start, window_step = time.perf_counter(), start + 1
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     for step in range(start + 1, num_steps + 1):
-        state, metrics = train_step(state, next(train_iter))
+        state, metrics = train_step(state, next(batches))
         pending.append(metrics)
         bar.update(1)
         at_eval = step % config.train.eval_every == 0 or step == num_steps
