@@ -21,6 +21,10 @@ that evaluation sees every example exactly once in full batches) have
 | corpus_id      | [B]      | int32   | index into the run's list of corpora           |
 | example_mask   | [B]      | bool    | False on padding examples                      |
 | index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
+
+Under gradient accumulation the training loop adds one more field,
+`label_totals` float32 [B, 4] (train/losses.TOTALS_KEY): every row holds the
+labelled count per task of the whole update the micro-batch belongs to.
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def _report_too_long_phonemes(corpora: Sequence[_Corpus], entries: _Entries, spl
     for corpus in corpora:
         count = int(np.sum(too_long & (entries.corpus == corpus.corpus_id)))
         if count:
-            log.warning("%s %s: %d of %d phoneme labels are longer than their encoder frames (ceil(frames / %d)): "
+            log.warning("%s %s: %d of %d examples have more phonemes than encoder frames (ceil(frames / %d)): "
                         "CTC cannot align them, their phoneme labels are masked", corpus.prepared.corpus, split,
                         count, int(np.sum(entries.corpus == corpus.corpus_id)), buckets_lib.SUBSAMPLING)
 

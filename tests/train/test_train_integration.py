@@ -104,6 +104,11 @@ def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):
     single = [predict_lib.predict(one_device, tmp_path, [p], checkpoint="latest", batch_size=1)[0] for p in inputs]
     assert [r["path"] for r in batched] == inputs
     assert "error" in batched[1] and "error" not in batched[0]
+    # SEQD-synth has six emotions: the run's head, predictions and report know no "disgust".
+    six = ["neutral", "happy", "angry", "sad", "surprise", "fear"]
+    assert list(batched[0]["category_probs"]) == six
+    assert json.loads((tmp_path / "label_mapping.json").read_text())["categories"] == six
+    assert test["category/confusion"]["labels"] == six
     for a, b in zip(batched, single):
         if "error" in a:
             continue
