@@ -80,7 +80,9 @@ def bench_size(size: str, args: argparse.Namespace) -> BenchRow:
     """Builds, compiles and times one size; returns its row."""
     config = default_model_config(size)
     config.dtype = args.dtype
-    model = SpeechEQ(config, num_phonemes=args.num_phonemes, num_categories=len(labels.CATEGORIES), rngs=nnx.Rngs(params=0, dropout=1))
+    # The whole taxonomy: the largest category head any run can have.
+    model = SpeechEQ(config, num_phonemes=args.num_phonemes, num_categories=len(labels.CATEGORIES),
+                     rngs=nnx.Rngs(params=0, dropout=1))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     batch = random_batch(args.batch_size, args.frames)
 

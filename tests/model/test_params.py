@@ -38,7 +38,8 @@ def _expected_count(config, num_phonemes: int) -> int:
 )
 def test_count_matches_closed_form(overrides):
     config = small_config(**overrides)
-    model = nnx.eval_shape(lambda: SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(
+        lambda: SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
     assert count_params(model) == _expected_count(config, NUM_PHONEMES)
 
 
