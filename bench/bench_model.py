@@ -24,6 +24,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
+from speecheq_jax import labels
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model import SIZES, SpeechEQ, count_params, default_model_config
 from speecheq_jax.model.frontend import SUBSAMPLING
@@ -79,7 +80,9 @@ def bench_size(size: str, args: argparse.Namespace) -> BenchRow:
     """Builds, compiles and times one size; returns its row."""
     config = default_model_config(size)
     config.dtype = args.dtype
-    model = SpeechEQ(config, num_phonemes=args.num_phonemes, rngs=nnx.Rngs(params=0, dropout=1))
+    # The whole taxonomy: the largest category head any run can have.
+    model = SpeechEQ(config, num_phonemes=args.num_phonemes, num_categories=len(labels.CATEGORIES),
+                     rngs=nnx.Rngs(params=0, dropout=1))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     batch = random_batch(args.batch_size, args.frames)
 

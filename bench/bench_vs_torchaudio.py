@@ -39,6 +39,7 @@ from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
 
 NUM_PHONEMES = 64
+NUM_CATEGORIES = 6
 PHONEMES_PER_UTTERANCE = 40
 
 
@@ -63,7 +64,7 @@ def synthetic_batch(batch_size: int, num_frames: int, seed: int = 0) -> dict[str
     batch = batch_lib.zeros(batch_size, num_frames, PHONEMES_PER_UTTERANCE)
     batch["logmel"] = rng.standard_normal(batch["logmel"].shape).astype(np.float32)
     batch["phonemes"] = rng.integers(1, NUM_PHONEMES + 1, batch["phonemes"].shape, dtype=np.int32)
-    batch["category"] = rng.integers(0, 6, batch_size, dtype=np.int32)
+    batch["category"] = rng.integers(0, NUM_CATEGORIES, batch_size, dtype=np.int32)
     batch["gender"] = rng.integers(0, 2, batch_size, dtype=np.int32)
     batch["intensity"] = rng.uniform(0, 1, batch_size).astype(np.float32)
     batch["index"] = np.arange(batch_size, dtype=np.int32)
@@ -99,7 +100,7 @@ class TorchClassifier(nn.Module):
         self.conformer = torchaudio.models.Conformer(
             input_dim=d_model, num_heads=num_heads, ffn_dim=ff_mult * d_model, num_layers=num_layers,
             depthwise_conv_kernel_size=kernel, dropout=dropout)
-        self.classifier = nn.Linear(d_model, 6)
+        self.classifier = nn.Linear(d_model, NUM_CATEGORIES)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         frames = self.frontend(features)
@@ -113,7 +114,7 @@ def make_ours(size: str, batch: dict[str, np.ndarray]):
     config = base_config(size)
     config.mesh.shape = (1,)
     mesh = mesh_lib.make_mesh(config)
-    train_state = state_lib.create_train_state(config, NUM_PHONEMES, mesh)
+    train_state = state_lib.create_train_state(config, NUM_PHONEMES, NUM_CATEGORIES, mesh)
     device_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
     start = time.perf_counter()
     step = step_lib.make_train_step(train_state, config, mesh).lower(train_state.state, device_batch).compile()

@@ -46,7 +46,7 @@ def main() -> None:
     config.optim.warmup_steps = 50
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
-    train_state = state_lib.create_train_state(config, len(spec.vocab), mesh)
+    train_state = state_lib.create_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     batch = next(pipeline.make_train_iterator(config.data, mesh))
     train_step = step_lib.make_train_step(train_state, config, mesh)
     eval_step = step_lib.make_eval_step(train_state, config, mesh)

@@ -6,9 +6,15 @@ with the real corpora whose roots are given, e.g.
       --workdir runs/multi
 Every corpus keeps its own evaluation protocol (fold 1 of each by default);
 labels a corpus lacks are masked, never guessed.
+
+All four heads: each is trained on the corpora that carry its labels (see
+each corpus's config for which and why): category on all; intensity on
+SEQD-synth, RAVDESS, CREMA-D and IEMOCAP (arousal); phonemes on all but
+CASIA (no transcripts); gender on all (ESD's two unknown speakers masked).
 """
 
 from speecheq_jax.config import base_config, parse_arg
+from speecheq_jax.model.config import HEAD_NAMES
 
 _REAL = ("iemocap", "casia", "esd", "ravdess", "cremad")
 
@@ -21,6 +27,9 @@ def get_config(arg: str | None = None):
     corpora += [{"name": name, "root": arg[name], "fold": None, "protocol": None, "weight": 1.0}
                 for name in _REAL if arg[name]]
     config.data.corpora = corpora
+    config.model.heads = HEAD_NAMES
+    # IEMOCAP's intensity target is its arousal (dimensional; it never enters EQ@k).
+    config.data.label_options = {"iemocap_arousal": True}
     config.data.synth = {"num": 20_000, "seed": 0, "langs": ("cmn", "eng")}
     config.data.batch_size = 64
     config.train.num_steps = 40_000

@@ -9,11 +9,18 @@ that owns it (data pipeline, model), plus the training defaults here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import ml_collections
 from ml_collections import config_dict
 
 from speecheq_jax.data.pipeline import default_data_config
 from speecheq_jax.model import default_model_config
+from speecheq_jax.model.config import HEAD_NAMES
+
+
+class ConfigError(ValueError):
+    """A config the run cannot honour, found after loading (main reports it in one line)."""
 
 
 def parse_arg(arg: str | None, **defaults: str) -> ml_collections.ConfigDict:
@@ -55,8 +62,10 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict({
         "num_steps": 20_000, "log_every": 50, "eval_every": 1000,
         "keep_latest": 2, "keep_best": 1,
-        # Model selection: validation only. Keys are flattened metrics (eval.run.flatten).
-        "best_metric": "valid/overall/category/ua",
+        # Model selection: validation only. Keys are flattened metrics (eval.run.flatten), e.g.
+        # "valid/overall/eq", "valid/overall/phoneme/per"; the direction follows from the name
+        # (train.checkpoint.metric_mode). "auto": UA with a category head, else a head's loss.
+        "best_metric": "auto",
     })
     config.mesh = ml_collections.ConfigDict({
         "shape": (-1,), "axes": ("data",),
@@ -66,19 +75,26 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     return config
 
 
-def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, heads: tuple[str, ...],
-                         label_options: dict | None = None, steps: int = 20_000):
+def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, heads: Mapping[str, str],
+                         not_trained: Mapping[str, str], label_options: dict | None = None, steps: int = 20_000):
     """Config for `corpus` (root given on the command line) at fold `arg.fold`.
 
-    `heads` lists the tasks the corpus has labels for: a head without labels
-    would only train on nothing.
+    Args:
+      heads: the heads the run trains -> the labels the corpus's reader yields
+        for it (a head without labels would only train on nothing).
+      not_trained: every other head -> why the corpus cannot train it. Together
+        they must name all four heads, so each config says what it trains and why.
     """
+    named = sorted([*heads, *not_trained])
+    if named != sorted(HEAD_NAMES):
+        raise ValueError(f"{corpus} config: heads {sorted(heads)} and not_trained {sorted(not_trained)} must "
+                         f"name each of {HEAD_NAMES} exactly once")
     arg = parse_arg(arg, fold=default_fold, size="S", root="")
     config = base_config(arg.size)
     config.name = f"{corpus}-{arg.fold}-{arg.size}"
     config.data.corpora = [{"name": corpus, "root": arg.root or None, "fold": arg.fold,
                             "protocol": None, "weight": 1.0}]
     config.data.label_options = label_options or {}
-    config.model.heads = heads
+    config.model.heads = tuple(h for h in HEAD_NAMES if h in heads)
     config.train.num_steps = steps
     return config

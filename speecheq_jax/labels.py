@@ -169,6 +169,21 @@ def map_category(corpus: str, native: str, options: LabelOptions = LabelOptions(
     return CategoryDecision(unified, "keep")
 
 
+def run_label_set(category_counts: Sequence[Mapping[str, int]]) -> tuple[str, ...]:
+    """The categories a run trains on: the union of its corpora's mapped categories, in taxonomy order.
+
+    Args:
+      category_counts: per corpus, unified category name -> number of kept
+        examples, AFTER the run's label options (label_set, outside,
+        iemocap_exc, ...); other keys (the masked count) are ignored.
+    Returns:
+      e.g. ("neutral", "happy", "angry", "sad") for IEMOCAP-4. The category
+      head has exactly these outputs and a run's category id i names
+      result[i]: nothing outside the run's data can be predicted.
+    """
+    return tuple(c for c in CATEGORIES if any(counts.get(c, 0) > 0 for counts in category_counts))
+
+
 def intensity_levels(corpus: str) -> int | None:
     """Number of levels n of a corpus's native categorical intensity scale, if any."""
     scale = _INTENSITY_SCALES.get(corpus)
@@ -210,18 +225,20 @@ def intensity_bin(intensity: np.ndarray | float, k: int) -> np.ndarray:
     return np.clip(np.ceil(k * x - 1e-6) - 1, 0, k - 1).astype(np.int64)
 
 
-def joint_label(category: np.ndarray, intensity: np.ndarray, k: int) -> np.ndarray:
+def joint_label(category: np.ndarray, intensity: np.ndarray, k: int, neutral: int | None = NEUTRAL) -> np.ndarray:
     """Joint (category, intensity bin) id at scale k: category * k + bin.
 
     Neutral always takes bin 0, so it is one joint class at every scale.
     Args:
-      category: int [N] unified category ids.
+      category: int [N] category ids (taxonomy ids, or a run's label-set ids).
       intensity: float [N] intensities on [0, 1].
+      neutral: the id of neutral among those ids; None when it is not one of them.
     Returns:
-      int [N] ids in [0, len(CATEGORIES) * k).
+      int [N] ids in [0, num_categories * k).
     """
     category = np.asarray(category, dtype=np.int64)
-    bins = np.where(category == NEUTRAL, 0, intensity_bin(intensity, k))
+    is_neutral = np.zeros(category.shape, bool) if neutral is None else category == neutral
+    bins = np.where(is_neutral, 0, intensity_bin(intensity, k))
     return category * k + bins
 
 

@@ -29,6 +29,7 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
+from speecheq_jax.config import ConfigError
 from speecheq_jax.data.errors import DataError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
@@ -106,6 +107,15 @@ def main(argv: list[str]) -> None:
     _initialize_distributed()
     _enable_compilation_cache()
     config, workdir = _CONFIG.value, _WORKDIR.value
+    try:
+        _run_mode(config, workdir, argv)
+    except ConfigError as e:
+        sys.exit(f"config error: {e}")
+    except DataError as e:  # the user's data, not a bug: one line, exit code 1
+        sys.exit(f"data error: {e}")
+
+
+def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) -> None:
     if _MODE.value == "prepare":
         from speecheq_jax.data.prepare import prepare_all
         prepare_all(config.data)
@@ -139,13 +149,5 @@ def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_input
         predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
 
 
-def _main_reporting_data_errors(argv: list[str]) -> None:
-    """`main`, with a DataError (the user's data, not a bug) printed as one line and exit code 1."""
-    try:
-        main(argv)
-    except DataError as e:
-        sys.exit(f"data error: {e}")
-
-
 if __name__ == "__main__":
-    app.run(_main_reporting_data_errors, flags_parser=_parse_flags)
+    app.run(main, flags_parser=_parse_flags)

@@ -42,12 +42,6 @@ MIN_SECONDS = 0.25
 """Shorter audio is refused at prediction: a quarter second holds too few frames for an emotion."""
 
 
-def category_names(spec: DataSpec) -> tuple[str, ...]:
-    """The run's category label set, in the order of the category head's outputs."""
-    del spec  # every run predicts the unified taxonomy today
-    return labels.CATEGORIES
-
-
 def feature_parameters() -> dict[str, Any]:
     """The log-mel definition (data/features.py) and the input limits of the model."""
     return {
@@ -84,7 +78,7 @@ def build_card(config: ml_collections.ConfigDict, spec: DataSpec) -> dict[str, A
         "format": CARD_FORMAT,
         "name": config.name,
         "config": json.loads(config.to_json_best_effort()),
-        "labels": {"categories": list(category_names(spec)), "genders": list(labels.GENDERS)},
+        "labels": {"categories": list(spec.categories), "genders": list(labels.GENDERS)},
         "phonemes": list(spec.vocab),
         "cmvn": {
             "pooled": _mean_std(*spec.pooled_cmvn),

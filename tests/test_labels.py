@@ -56,6 +56,14 @@ def test_supported_scales():
     assert labels.supported_scales("iemocap") == (1,)
 
 
+def test_run_label_set_is_the_union_of_kept_categories_in_taxonomy_order():
+    iemocap4 = {"sad": 3, "neutral": 5, "angry": 1, "happy": 2, "(masked)": 4}
+    synth = {name: 10 for name in labels.CATEGORIES if name != "disgust"}
+    assert labels.run_label_set([iemocap4]) == ("neutral", "happy", "angry", "sad")
+    assert labels.run_label_set([synth]) == ("neutral", "happy", "angry", "sad", "surprise", "fear")
+    assert labels.run_label_set([{"fear": 0, "sad": 2}, {"disgust": 1}]) == ("sad", "disgust")
+
+
 def test_joint_labels_bin_levels_and_keep_neutral_single():
     levels = np.array([1 / 3, 2 / 3, 1.0])
     np.testing.assert_array_equal(labels.intensity_bin(levels, 3), [0, 1, 2])

@@ -10,7 +10,7 @@ that evaluation sees every example exactly once in full batches) have
 |----------------|----------|---------|------------------------------------------------|
 | logmel         | [B,T,80] | float32 | CMVN-normalised log-mel frames, 0 on padding   |
 | frame_mask     | [B,T]    | bool    | True on real frames                            |
-| category       | [B]      | int32   | unified category id (labels.CATEGORIES)        |
+| category       | [B]      | int32   | id in the run's label set (DataSpec.categories)|
 | category_mask  | [B]      | bool    | example carries a category                     |
 | intensity      | [B]      | float32 | intensity on [0,1]                             |
 | intensity_mask | [B]      | bool    | example carries an intensity                   |
@@ -21,6 +21,10 @@ that evaluation sees every example exactly once in full batches) have
 | corpus_id      | [B]      | int32   | index into the run's list of corpora           |
 | example_mask   | [B]      | bool    | False on padding examples                      |
 | index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
+
+Under gradient accumulation the training loop adds one more field,
+`label_totals` float32 [B, 4] (train/losses.TOTALS_KEY): every row holds the
+labelled count per task of the whole update the micro-batch belongs to.
 """
 
 from __future__ import annotations

@@ -6,9 +6,12 @@ into windows of `window` examples, each window is sorted by length and cut
 into batches, and each batch is padded to the smallest bucket that holds it.
 The step then compiles at most once per bucket.
 
-An example needs `required_frames = max(num_frames, 4 * num_phonemes)` frames:
-its bucket T must hold its frames, and the phoneme width L = T // 4 (the CTC
-output length after 4x subsampling) must hold its phonemes.
+An example's bucket T only has to hold its frames. Its phonemes are a CTC
+target over its OWN encoder frames (ceil(num_frames / 4) after the front
+end's 4x subsampling), not over the bucket's padding: a sequence that cannot
+be aligned there (`ctc_alignable`) is masked by the pipeline, never padded
+into a larger bucket. Every alignable sequence then fits the Batch's phoneme
+width T // 4.
 """
 
 from __future__ import annotations
@@ -20,9 +23,21 @@ import numpy as np
 SUBSAMPLING = 4
 
 
-def required_frames(num_frames: np.ndarray, num_phonemes: np.ndarray) -> np.ndarray:
-    """int [N]: the smallest bucket length each example fits in."""
-    return np.maximum(np.asarray(num_frames), SUBSAMPLING * np.asarray(num_phonemes))
+def encoder_frames(num_frames: np.ndarray | int) -> np.ndarray:
+    """Encoder (CTC output) frames of utterances of `num_frames` log-mel frames: ceil(n / 4)."""
+    return -(-np.asarray(num_frames) // SUBSAMPLING)
+
+
+def ctc_alignable(phonemes: np.ndarray, num_frames: int) -> bool:
+    """Whether a CTC path for `phonemes` [L] exists in the encoder frames of `num_frames` log-mel frames.
+
+    CTC emits one frame per token plus a blank between two equal adjacent
+    tokens, so it needs L + (number of adjacent repeats) frames. An empty
+    sequence is no target at all (False).
+    """
+    phonemes = np.asarray(phonemes)
+    repeats = int(np.sum(phonemes[1:] == phonemes[:-1]))
+    return 0 < phonemes.size and phonemes.size + repeats <= int(encoder_frames(num_frames))
 
 
 def bucket_for(length: int, buckets: Sequence[int]) -> int | None:
@@ -49,7 +64,7 @@ def windowed_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, wi
 
     Args:
       order: int [N], a shuffled order of example positions.
-      lengths: int [M], required frames per position (indexed by `order`).
+      lengths: int [M], frames per position (indexed by `order`).
       batch_size: examples per batch; a trailing partial batch is dropped.
       window: examples sorted together (rounded up to whole batches).
       rng: shuffles the batch order inside each window, so lengths do not

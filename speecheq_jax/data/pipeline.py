@@ -12,7 +12,9 @@ epoch) each corpus contributes `round(N * w_c / sum(w))` examples (N = all
 kept training examples; a corpus with weight above its share is re-drawn in
 new permutations), the mix is shuffled, sorted inside windows of
 `shuffle_window` and cut into global batches (`buckets.windowed_batches`).
-Examples longer than the largest bucket are dropped and counted. A
+Examples longer than the largest bucket are dropped and counted. Phoneme
+labels that CTC cannot align in their example's encoder frames
+(`buckets.ctc_alignable`) are masked (phoneme_mask False), counted and logged. A
 `grain.MapDataset` over batch numbers reads, pads, normalises (CMVN of the
 corpus's training units) and augments (SpecAugment, seeded per batch) in
 threads; the returned Grain iterator's `get_state()/set_state()` (or
@@ -24,13 +26,17 @@ label masks are False; buckets are extended rather than dropping anything.
 `index` points into the returned host-side table (id, corpus, speaker, ...).
 
 Phoneme ids of all corpora are remapped onto ONE run vocabulary: the sorted
-union of the datasets' vocabularies, ids 1..V, 0 the CTC blank.
+union of the datasets' vocabularies, ids 1..V, 0 the CTC blank. Category ids
+are remapped the same way onto the run's label set (`DataSpec.categories`:
+the classes the run's corpora hold after the label options, in taxonomy
+order): a Batch's `category` is an index into it, never a taxonomy id.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Callable, Iterator, Sequence
 
 import grain
@@ -48,6 +54,7 @@ from speecheq_jax.data.augment import SpecAugmentConfig, spec_augment
 from speecheq_jax.data.corpora.folds import SpeakerLeakError
 from speecheq_jax.data.prepare import PreparedDataset, open_prepared
 
+log = logging.getLogger(__name__)
 Batch = dict[str, np.ndarray]
 _EPOCHS_AHEAD = 1 << 30
 """Training is endless: the batch-number source is this many epochs long."""
@@ -80,6 +87,10 @@ class DataSpec:
 
     Attributes:
       vocab: run phoneme vocabulary; token vocab[i] has id i + 1 (0 = blank).
+      categories: the run's category label set (`labels.run_label_set`):
+        Batch category id i is categories[i]; the category head has
+        len(categories) outputs, and metrics, reports and predictions list
+        exactly these classes.
       corpora: corpus names in config order (Batch `corpus_id` indexes this).
       cmvn: corpus -> (mean [80], std [80]) applied to its log-mels.
       pooled_cmvn: (mean, std) over all corpora's training units, for raw audio.
@@ -89,6 +100,7 @@ class DataSpec:
     """
 
     vocab: tuple[str, ...]
+    categories: tuple[str, ...]
     corpora: tuple[str, ...]
     cmvn: dict[str, tuple[np.ndarray, np.ndarray]]
     pooled_cmvn: tuple[np.ndarray, np.ndarray]
@@ -99,12 +111,17 @@ class DataSpec:
 class _Corpus:
     """One configured corpus: its prepared dataset, fold, CMVN and record access."""
 
-    def __init__(self, corpus_id: int, prepared: PreparedDataset, fold: dict, run_vocab: Sequence[str]):
+    def __init__(self, corpus_id: int, prepared: PreparedDataset, fold: dict, run_vocab: Sequence[str],
+                 run_categories: Sequence[str]):
         self.corpus_id = corpus_id
         self.prepared = prepared
         self.fold = fold
+        self.run_vocab, self.run_categories = tuple(run_vocab), tuple(run_categories)
         run_ids = {token: i + 1 for i, token in enumerate(run_vocab)}
         self.phoneme_table = np.array([0] + [run_ids[t] for t in prepared.vocab], dtype=np.int32)
+        # Taxonomy id -> run label-set id (-1: a class this run does not have, masked).
+        self.category_table = np.array([run_categories.index(c) if c in run_categories else labels.MISSING
+                                        for c in labels.CATEGORIES], dtype=np.int32)
         self.mean = np.asarray(fold["cmvn"]["mean"], np.float32)
         self.std = np.asarray(fold["cmvn"]["std"], np.float32)
 
@@ -135,12 +152,12 @@ class _Entries:
     unit: np.ndarray
     record: np.ndarray
     frames: np.ndarray
-    required: np.ndarray
+    phonemes: np.ndarray
     unit_names: tuple[str, ...]
 
     def take(self, keep: np.ndarray) -> _Entries:
         return dataclasses.replace(self, corpus=self.corpus[keep], unit=self.unit[keep], record=self.record[keep],
-                                   frames=self.frames[keep], required=self.required[keep])
+                                   frames=self.frames[keep], phonemes=self.phonemes[keep])
 
 
 def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent: bool = False) -> None:
@@ -164,6 +181,8 @@ def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent:
 
 
 def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
+    if not config.corpora:
+        raise ValueError("config.data.corpora is empty: name at least one corpus")
     prepared, folds = [], []
     for i, entry in enumerate(config.corpora):
         name = entry["name"]
@@ -176,7 +195,8 @@ def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
         prepared.append(dataset)
         folds.append(fold)
     run_vocab = tuple(sorted({token for dataset in prepared for token in dataset.vocab}))
-    return [_Corpus(i, p, f, run_vocab) for i, (p, f) in enumerate(zip(prepared, folds))]
+    run_categories = labels.run_label_set([dataset.labels["category_counts"] for dataset in prepared])
+    return [_Corpus(i, p, f, run_vocab, run_categories) for i, (p, f) in enumerate(zip(prepared, folds))]
 
 
 def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
@@ -187,7 +207,8 @@ def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
         for unit in corpus.fold["units"]["train"]:
             pooled = pooled.merge(features.MelStats.from_dict(corpus.prepared.units[unit]["cmvn"]))
     return DataSpec(
-        vocab=tuple(sorted({t for c in corpora for t in c.prepared.vocab})),
+        vocab=corpora[0].run_vocab,
+        categories=corpora[0].run_categories,
         corpora=tuple(c.prepared.corpus for c in corpora),
         cmvn={c.prepared.corpus: (c.mean, c.std) for c in corpora},
         pooled_cmvn=pooled.mean_std(),
@@ -211,8 +232,25 @@ def _entries(corpora: Sequence[_Corpus], split: str) -> _Entries:
             cols["phonemes"].append(np.asarray(meta["num_phonemes"]))
             unit_names.append(unit)
     arrays = {k: np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64) for k, v in cols.items()}
-    return _Entries(arrays["corpus"], arrays["unit"], arrays["record"], arrays["frames"],
-                    buckets_lib.required_frames(arrays["frames"], arrays["phonemes"]), tuple(unit_names))
+    entries = _Entries(arrays["corpus"], arrays["unit"], arrays["record"], arrays["frames"], arrays["phonemes"],
+                       tuple(unit_names))
+    _report_too_long_phonemes(corpora, entries, split)
+    return entries
+
+
+def _report_too_long_phonemes(corpora: Sequence[_Corpus], entries: _Entries, split: str) -> None:
+    """Counts, per corpus, the phoneme labels longer than their encoder frames (known from metadata alone).
+
+    They are masked when read (`_Assembler`), together with the rarer ones
+    that only their adjacent repeats make unalignable (logged one by one).
+    """
+    too_long = entries.phonemes > buckets_lib.encoder_frames(entries.frames)
+    for corpus in corpora:
+        count = int(np.sum(too_long & (entries.corpus == corpus.corpus_id)))
+        if count:
+            log.warning("%s %s: %d of %d examples have more phonemes than encoder frames (ceil(frames / %d)): "
+                        "CTC cannot align them, their phoneme labels are masked", corpus.prepared.corpus, split,
+                        count, int(np.sum(entries.corpus == corpus.corpus_id)), buckets_lib.SUBSAMPLING)
 
 
 class _Assembler:
@@ -225,6 +263,8 @@ class _Assembler:
         self.corpora, self.entries = corpora, entries
         self.local = batch_size // process_count
         self.process_index, self.augment, self.seed = process_index, augment, seed
+        self.unaligned: set[int] = set()
+        """Entry positions whose phoneme label was masked as unalignable (each logged once)."""
 
     def __call__(self, plan: tuple[int, int, np.ndarray]) -> Batch:
         """plan = (batch number, bucket frames, positions [B] into entries, -1 = padding)."""
@@ -248,13 +288,21 @@ class _Assembler:
         frames = int(record["num_frames"])
         out["logmel"][row, :frames] = (record["logmel"].astype(np.float32) - corpus.mean) / corpus.std
         out["frame_mask"][row, :frames] = True
-        for key in ("category", "intensity", "gender"):
-            value = record[key]
+        category = int(record["category"])
+        category = int(corpus.category_table[category]) if category >= 0 else labels.MISSING
+        for key, value in (("category", category), ("intensity", record["intensity"]), ("gender", record["gender"])):
             out[key][row] = max(value, 0)
             out[batch_lib.LABEL_MASKS[key]][row] = value >= 0
         phonemes = corpus.phoneme_table[record["phonemes"]]
-        out["phonemes"][row, : len(phonemes)] = phonemes
-        out["phoneme_mask"][row, : len(phonemes)] = True
+        if buckets_lib.ctc_alignable(phonemes, frames):
+            out["phonemes"][row, : len(phonemes)] = phonemes
+            out["phoneme_mask"][row, : len(phonemes)] = True
+        elif len(phonemes) and pos not in self.unaligned:
+            self.unaligned.add(pos)
+            log.info("%s %s record %d: %d phonemes (%d adjacent repeats) cannot be aligned in %d encoder frames: "
+                     "phoneme label masked", corpus.prepared.corpus, e.unit_names[e.unit[pos]], int(e.record[pos]),
+                     len(phonemes), int(np.sum(phonemes[1:] == phonemes[:-1])),
+                     int(buckets_lib.encoder_frames(frames)))
         out["corpus_id"][row] = corpus.corpus_id
         out["example_mask"][row] = True
         out["index"][row] = pos
@@ -286,12 +334,12 @@ class _TrainPlan:
             drawn.append(np.concatenate([rng.permutation(members) for _ in range(rounds)] or [members])[:count])
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(np.concatenate(drawn))
-        return buckets_lib.windowed_batches(order, self.entries.required, self.batch_size, self.window, rng)
+        return buckets_lib.windowed_batches(order, self.entries.frames, self.batch_size, self.window, rng)
 
     def __getitem__(self, number: int) -> tuple[int, int, np.ndarray]:
         epoch, offset = divmod(number, self.batches_per_epoch)
         positions = self.epoch(epoch)[offset]
-        return number, buckets_lib.bucket_for(int(self.entries.required[positions].max()), self.buckets), positions
+        return number, buckets_lib.bucket_for(int(self.entries.frames[positions].max()), self.buckets), positions
 
 
 def _globalize(mesh: Mesh | None) -> Callable[[Batch], dict]:
@@ -323,12 +371,12 @@ def make_train_iterator(config: ml_collections.ConfigDict, mesh: Mesh | None, *,
     corpora = _open_corpora(config)
     entries = _entries(corpora, "train")
     largest = max(config.buckets)
-    keep = entries.required <= largest
+    keep = entries.frames <= largest
     for corpus in corpora:
         dropped = int(np.sum(~keep & (entries.corpus == corpus.corpus_id)))
         if dropped:
             print(f"[pipeline] {corpus.prepared.corpus}: dropped {dropped} training examples longer than "
-                  f"the largest bucket ({largest} frames, {largest // buckets_lib.SUBSAMPLING} phonemes)")
+                  f"the largest bucket ({largest} frames)")
     entries = entries.take(keep)
     plan = _TrainPlan(entries, [c["weight"] for c in config.corpora], len(corpora), config.batch_size,
                       tuple(sorted(config.buckets)), config.shuffle_window, config.seed)
@@ -363,14 +411,14 @@ def make_eval_iterator(config: ml_collections.ConfigDict, split: str, mesh: Mesh
     entries = _entries(corpora, split)
     table = [_table_row(corpora[c], entries.unit_names[u], r) for c, u, r in
              zip(entries.corpus, entries.unit, entries.record)]
-    order = np.argsort(entries.required, kind="stable")
+    order = np.argsort(entries.frames, kind="stable")
     batch_size = config.batch_size
     plans = []
     for number, start in enumerate(range(0, len(order), batch_size)):
         positions = np.full(batch_size, -1, np.int64)
         members = order[start : start + batch_size]
         positions[: len(members)] = members
-        bucket = buckets_lib.bucket_or_extend(int(entries.required[members].max()), config.buckets)
+        bucket = buckets_lib.bucket_or_extend(int(entries.frames[members].max()), config.buckets)
         plans.append((number, bucket, positions))
     assemble = _Assembler(corpora, entries, batch_size, process_index, process_count, None, config.seed)
     return map(_globalize(mesh), map(assemble, plans)), table

@@ -108,9 +108,13 @@ def _predictions(rows: list[dict], records: Sequence[dict]) -> Predictions:
 
 
 def evaluate(eval_step: Callable, state, batches: Iterable[Batch], records: Sequence[dict],
-             *, desc: str = "eval") -> tuple[dict, Predictions]:
-    """Metrics dict (speecheq_jax.eval.metrics, plus 'loss' per task) and the predictions."""
+             *, categories: Sequence[str], desc: str = "eval") -> tuple[dict, Predictions]:
+    """Metrics dict (speecheq_jax.eval.metrics, plus 'loss' per task) and the predictions.
+
+    `categories` is the run's label set (`DataSpec.categories`): batch category
+    ids and the category head's outputs index it.
+    """
     predictions, losses = gather_predictions(eval_step, state, batches, records, desc=desc)
-    metrics = compute_metrics(predictions)
+    metrics = compute_metrics(predictions, categories)
     metrics["loss"] = losses
     return metrics, predictions

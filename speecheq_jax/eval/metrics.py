@@ -11,13 +11,22 @@ Which examples count (a label of -1, or an empty phoneme sequence, is masked):
 | key prefix         | examples                                                   |
 |--------------------|------------------------------------------------------------|
 | category/*         | category labelled                                          |
-| intensity/mae, ccc | intensity labelled (neutral included, at 0)                |
+| intensity/n, mae,  | intensity labelled (neutral included, at 0), of a corpus   |
+| ccc                | whose labelled intensities here are not all 0 (*)          |
 | intensity/native_* | corpus has a categorical scale (labels.intensity_levels),  |
 |                    | category labelled and not neutral, intensity labelled      |
 | phoneme/*          | reference phoneme sequence not empty                       |
 | gender/*           | gender labelled                                            |
 | eq@1               | = category/ua (category labelled)                          |
 | eq@k, k >= 2       | category AND intensity labelled, k in supported_scales     |
+
+(*) A corpus without an intensity scale (CASIA, ESD, IEMOCAP without its
+arousal option) labels only its neutral examples, all at 0: an error on them
+measures nothing about intensity, so such a corpus has no intensity/n, mae or
+ccc, and its examples do not enter the overall ones either.
+
+Category ids are indexes into the run's label set (`categories`, default the
+whole taxonomy): the confusion matrix lists exactly those classes.
 
 Definitions:
 
@@ -28,7 +37,8 @@ Definitions:
   predicted intensity is rounded to the nearest level and clipped to 1..n,
   since an emotional example has no level 0 on its native scale.
 * CCC = 2 cov(x, y) / (var x + var y + (mean x - mean y)^2), population
-  moments; absent when undefined (fewer than 2 examples, zero denominator).
+  moments; absent when undefined (fewer than 2 examples, zero denominator)
+  and when the targets are constant (it would be 0 whatever was predicted).
 * PER = total edits / total reference tokens (not a mean of per-utterance rates).
 * EQ@k = UA over joint (category, intensity bin) labels, the predicted joint
   label being (argmax category, bin of the predicted intensity); a corpus's
@@ -67,9 +77,9 @@ class Predictions:
     Attributes:
       corpus: str [N] corpus name of each example.
       speaker: str [N] speaker id.
-      category_true: int [N] unified category id, -1 = none.
-      category_prob: float [N, C] category probabilities (or logits: only the
-        argmax is used).
+      category_true: int [N] category id in the run's label set, -1 = none.
+      category_prob: float [N, C] category probabilities over the label set
+        (or logits: only the argmax is used).
       intensity_true: float [N] intensity on [0, 1], -1 = none.
       intensity_pred: float [N] predicted intensity.
       gender_true: int [N] labels.GENDERS id, -1 = none.
@@ -220,35 +230,42 @@ def concordance_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(2.0 * covariance / denominator) if denominator > 0 else None
 
 
-def _category_metrics(pred: Predictions, num_categories: int) -> dict[str, Any]:
+def _category_metrics(pred: Predictions, categories: Sequence[str]) -> dict[str, Any]:
     labelled = pred.category_true != labels.MISSING
     if pred.category_prob is None or not labelled.any():
         return {}
-    confusion = confusion_matrix(pred.category_true[labelled], pred.category_prob[labelled].argmax(-1), num_categories)
+    confusion = confusion_matrix(pred.category_true[labelled], pred.category_prob[labelled].argmax(-1), len(categories))
     return {
         "category/n": int(labelled.sum()),
         "category/wa": weighted_accuracy(confusion),
         "category/ua": unweighted_accuracy(confusion),
         "category/macro_f1": macro_f1(confusion),
-        "category/confusion": {"labels": list(labels.CATEGORIES[:num_categories]), "matrix": confusion.tolist()},
+        "category/confusion": {"labels": list(categories), "matrix": confusion.tolist()},
     }
 
 
-def _intensity_metrics(pred: Predictions) -> dict[str, Any]:
+def _graded(pred: Predictions) -> np.ndarray:
+    """bool [N]: intensity labelled, in a corpus whose labelled intensities are not all 0 (docstring (*))."""
     labelled = pred.intensity_true != labels.MISSING
-    if pred.intensity_pred is None or not labelled.any():
+    graded_corpora = np.unique(pred.corpus[labelled & (pred.intensity_true > 0)])
+    return labelled & np.isin(pred.corpus, graded_corpora)
+
+
+def _intensity_metrics(pred: Predictions, neutral: int | None) -> dict[str, Any]:
+    counted = _graded(pred)
+    if pred.intensity_pred is None or not counted.any():
         return {}
-    true, predicted = pred.intensity_true[labelled], pred.intensity_pred[labelled]
+    true, predicted = pred.intensity_true[counted], pred.intensity_pred[counted]
     out: dict[str, Any] = {
-        "intensity/n": int(labelled.sum()),
+        "intensity/n": int(counted.sum()),
         "intensity/mae": float(np.mean(np.abs(predicted - true))),
     }
-    ccc = concordance_correlation(true, predicted)
+    ccc = concordance_correlation(true, predicted) if np.ptp(true) > 0 else None
     if ccc is not None:
         out["intensity/ccc"] = ccc
     levels = np.array([labels.intensity_levels(c) or 0 for c in pred.corpus], dtype=np.int64)
-    emotional = (pred.category_true != labels.MISSING) & (pred.category_true != labels.NEUTRAL)
-    on_native_scale = labelled & emotional & (levels > 0)
+    emotional = (pred.category_true != labels.MISSING) & (pred.category_true != neutral)
+    on_native_scale = counted & emotional & (levels > 0)
     if on_native_scale.any():
         n_levels = levels[on_native_scale]
         true_level = labels.to_native_level(pred.intensity_true[on_native_scale], n_levels)
@@ -286,7 +303,8 @@ def _gender_metrics(pred: Predictions) -> dict[str, Any]:
     }
 
 
-def _eq_metrics(pred: Predictions, scales: Sequence[int], num_categories: int) -> dict[str, Any]:
+def _eq_metrics(pred: Predictions, scales: Sequence[int], num_categories: int, neutral: int | None
+                ) -> dict[str, Any]:
     """EQ@k of one corpus at each of its supported scales, and their mean EQ."""
     if pred.category_prob is None:
         return {}
@@ -302,8 +320,8 @@ def _eq_metrics(pred: Predictions, scales: Sequence[int], num_categories: int) -
             labelled &= pred.intensity_true != labels.MISSING
         if not labelled.any():
             continue
-        true_joint = labels.joint_label(pred.category_true[labelled], pred.intensity_true[labelled], k)
-        pred_joint = labels.joint_label(predicted_category[labelled], predicted_intensity[labelled], k)
+        true_joint = labels.joint_label(pred.category_true[labelled], pred.intensity_true[labelled], k, neutral)
+        pred_joint = labels.joint_label(predicted_category[labelled], predicted_intensity[labelled], k, neutral)
         out[f"eq@{k}/n"] = int(labelled.sum())
         out[f"eq@{k}"] = unweighted_accuracy(confusion_matrix(true_joint, pred_joint, num_categories * k))
     scores = [out[f"eq@{k}"] for k in scales if f"eq@{k}" in out]
@@ -312,13 +330,14 @@ def _eq_metrics(pred: Predictions, scales: Sequence[int], num_categories: int) -
     return out
 
 
-def _group_metrics(pred: Predictions, num_categories: int, eq_scales: Sequence[int]) -> dict[str, Any]:
+def _group_metrics(pred: Predictions, categories: Sequence[str], eq_scales: Sequence[int]) -> dict[str, Any]:
+    neutral = categories.index("neutral") if "neutral" in categories else None
     out: dict[str, Any] = {"n": pred.size, "speakers": int(np.unique(pred.speaker).size)}
-    out.update(_category_metrics(pred, num_categories))
-    out.update(_intensity_metrics(pred))
+    out.update(_category_metrics(pred, categories))
+    out.update(_intensity_metrics(pred, neutral))
     out.update(_phoneme_metrics(pred))
     out.update(_gender_metrics(pred))
-    out.update(_eq_metrics(pred, eq_scales, num_categories))
+    out.update(_eq_metrics(pred, eq_scales, len(categories), neutral))
     return out
 
 
@@ -334,25 +353,32 @@ def _overall_eq(per_corpus: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def compute_metrics(pred: Predictions, num_categories: int = len(labels.CATEGORIES)) -> dict[str, Any]:
+def compute_metrics(pred: Predictions, categories: Sequence[str] = labels.CATEGORIES) -> dict[str, Any]:
     """All metrics of one evaluation, per corpus and overall.
 
+    Args:
+      pred: the gathered predictions; category ids index `categories`.
+      categories: the run's category label set (`DataSpec.categories`), in
+        taxonomy order; the category head's C outputs are these classes.
     Returns:
       {"overall": group, "corpora": {corpus: group}}, each group a flat dict of
       keys such as "n", "category/ua", "intensity/ccc", "phoneme/per",
       "gender/accuracy", "eq@2", "eq" (see the module docstring).
     """
-    if not 1 <= num_categories <= len(labels.CATEGORIES):
-        raise ValueError(f"num_categories={num_categories}; expected 1..{len(labels.CATEGORIES)}")
-    if pred.category_prob is not None and pred.category_prob.shape[1] != num_categories:
-        raise ValueError(f"category_prob has {pred.category_prob.shape[1]} columns, num_categories={num_categories}")
-    if (pred.category_true >= num_categories).any():
-        raise ValueError(f"category_true has id {pred.category_true.max()} >= num_categories={num_categories}")
+    categories = tuple(categories)
+    unknown = [c for c in categories if c not in labels.CATEGORY_INDEX]
+    if not categories or unknown:
+        raise ValueError(f"categories={categories}; expected a non-empty subset of {labels.CATEGORIES}")
+    if pred.category_prob is not None and pred.category_prob.shape[1] != len(categories):
+        raise ValueError(f"category_prob has {pred.category_prob.shape[1]} columns, the label set "
+                         f"{categories} has {len(categories)}")
+    if (pred.category_true >= len(categories)).any():
+        raise ValueError(f"category_true has id {pred.category_true.max()}, outside the label set {categories}")
     per_corpus = {
-        corpus: _group_metrics(pred.select(pred.corpus == corpus), num_categories, labels.supported_scales(corpus))
+        corpus: _group_metrics(pred.select(pred.corpus == corpus), categories, labels.supported_scales(corpus))
         for corpus in sorted(set(pred.corpus.tolist()))
     }
-    overall = _group_metrics(pred, num_categories, eq_scales=())
+    overall = _group_metrics(pred, categories, eq_scales=())
     overall.update(_overall_eq(per_corpus))
     return {"overall": overall, "corpora": per_corpus}
 

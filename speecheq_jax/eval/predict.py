@@ -4,7 +4,7 @@ Restores a checkpoint (its model card says everything about the data, so no
 prepared dataset is read), turns audio files (or every audio file under a
 directory) into padded Batches with the project's numpy log-mel and the
 card's pooled CMVN, runs the eval step, and writes one JSON line per file:
-category probabilities, intensity, gender probabilities and the greedy
+category probabilities (over the run's own label set, from the card), intensity, gender probabilities and the greedy
 phoneme string (speecheq_jax/eval/prediction_io.py, the same lines as the
 ONNX predictor). A file that cannot be read or is too short gets a line with
 its error; the others are still predicted. Because padding never reaches the

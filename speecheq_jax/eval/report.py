@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ def write_report(
     *,
     history_path: str | Path | None = None,
     label_mapping: Mapping[str, Mapping[str, str]] | None = None,
+    categories: Sequence[str] | None = None,
     title: str = "SpeechEQ evaluation",
 ) -> dict[str, Path]:
     """Writes metrics.json, report.md, confusion PNG(s) and (with a history) curves.png.
@@ -78,6 +79,8 @@ def write_report(
         "step" and metric keys such as "train/loss" or "valid/ua".
       label_mapping: corpus -> native code -> unified category (or the
         drop/mask decision), e.g. {c: labels.describe_mapping(c, options)}.
+      categories: the run's category label set (the category head's classes),
+        stated at the top of the report.
       title: first heading of report.md.
     Returns:
       name -> written path: "metrics", "report", "curves", and "confusion"
@@ -90,6 +93,8 @@ def write_report(
     written["metrics"].write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     lines = [f"# {title}", ""]
     lines += [f"- {key}: {value}" for key, value in metrics.items() if isinstance(value, (str, int, float))]
+    if categories is not None:
+        lines.append(f"- category classes ({len(categories)}, the run's label set): {', '.join(categories)}")
     for split, summary in evaluations.items():
         figure = None
         if summary.confusions():
@@ -195,7 +200,9 @@ def _evaluation_lines(summary: _Summary, heading: str, confusion_figure: Path | 
         "",
         "Overall EQ@k and EQ are unweighted means of the per-corpus values (each corpus at its own supported"
         " scales); every other overall metric pools the examples of all corpora. WA = accuracy, UA = mean"
-        " per-class recall. † = the truth holds one gender only (degenerate). Definitions and which examples"
+        " per-class recall. Intensity MAE / CCC count only corpora with graded intensities: a corpus without an"
+        " intensity scale labels just its neutral examples, at 0, and shows –; CCC is – when the targets are"
+        " constant. † = the truth holds one gender only (degenerate). Definitions and which examples"
         " count: `speecheq_jax/eval/metrics.py`.",
         "",
         f"{heading} Examples counted",

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +52,14 @@ def flatten(tree: dict[str, Any], prefix: str) -> dict[str, float]:
 
 
 def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, split: str,
-                   step: int | None = None) -> dict:
-    """Metrics of `state` on one split ('valid' or 'test'); logs one summary line (naming `step` if given)."""
+                   categories: Sequence[str], step: int | None = None) -> dict:
+    """Metrics of `state` on one split ('valid' or 'test'); logs one summary line (naming `step` if given).
+
+    `categories`: the run's label set (`DataSpec.categories`).
+    """
     start = time.perf_counter()
     batches, records = pipeline.make_eval_iterator(config.data, split, mesh)
-    metrics, _ = evaluate(eval_step, state, batches, records, desc=split)
+    metrics, _ = evaluate(eval_step, state, batches, records, categories=categories, desc=split)
     overall = metrics["overall"]
     log.info("%s%s: %d examples in %.1f s | %s", "" if step is None else f"step {step} ", split, overall["n"],
              time.perf_counter() - start,
@@ -65,7 +68,12 @@ def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, sp
 
 
 def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
-    """Logs and writes each corpus's label mapping, exclusions (files named) and counts (never implicit)."""
+    """Logs and writes the run's label set and each corpus's mapping, exclusions (files named) and counts.
+
+    label_mapping.json: {"categories": the category head's classes in output
+    order, "corpora": {corpus: {mapping, excluded, excluded_files, category_counts, ...}}}.
+    """
+    log.info("category label set (%d classes, head output order): %s", len(spec.categories), ", ".join(spec.categories))
     for corpus, summary in spec.label_summary.items():
         log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
         if summary["excluded"]:
@@ -74,7 +82,8 @@ def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
             log.info("excluded from %s: %s: %s %s", corpus, exclusion["file"], exclusion["reason"],
                      exclusion["detail"])
         log.info("category counts %s: %s", corpus, summary["category_counts"])
-    (Path(workdir) / "label_mapping.json").write_text(json.dumps(spec.label_summary, indent=2, ensure_ascii=False))
+    content = {"categories": list(spec.categories), "corpora": spec.label_summary}
+    (Path(workdir) / "label_mapping.json").write_text(json.dumps(content, indent=2, ensure_ascii=False))
 
 
 def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:
@@ -84,6 +93,7 @@ def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:
 
     return pipeline.DataSpec(
         vocab=tuple(card["phonemes"]),
+        categories=tuple(card["labels"]["categories"]),
         corpora=tuple(entry["corpus"] for entry in card["training_data"]),
         cmvn={name: stats(values) for name, values in card["cmvn"]["corpora"].items()},
         pooled_cmvn=stats(card["cmvn"]["pooled"]),
@@ -117,14 +127,14 @@ def restore_for_eval(config: ml_collections.ConfigDict, workdir: str | Path, whi
     rebuild it.
     """
     mesh = mesh_lib.make_mesh(config)
-    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=config.train.best_metric)
+    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
     step = ckpt.resolve(which)
     card = ckpt.model_card(step)
     if card is None:
         card = build_card(config, pipeline.load_spec(config.data))
     card = check_format(card, f"{workdir} checkpoint {step}")
     spec = spec_from_card(card)
-    target = state_lib.abstract_train_state(config, len(spec.vocab), mesh)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     state = ckpt.restore(step, target)
     ckpt.close()
     log.info("restored checkpoint %s (step %d) from %s onto %d device(s)", which, step, workdir, mesh.size)
@@ -147,10 +157,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
                          show_progress=jax.process_index() == 0)
     results: dict[str, Any] = {"step": step, "checkpoint": str(which)}
     for split in splits:
-        results[split] = evaluate_split(eval_step, state, config, mesh, split)
+        results[split] = evaluate_split(eval_step, state, config, mesh, split, spec.categories)
     if jax.process_index() == 0:
         history = workdir / "metrics.jsonl"
         write_report(
             workdir, results, history_path=history if history.exists() else None,
-            label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, title=f"{config.name}: checkpoint {which} (step {step})")
+            label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, categories=spec.categories,
+            title=f"{config.name}: checkpoint {which} (step {step})")
     return results

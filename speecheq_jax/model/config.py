@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ml_collections
 
-from speecheq_jax import labels
-
 HEAD_NAMES: tuple[str, ...] = ("category", "intensity", "phoneme", "gender")
 UTTERANCE_HEADS: tuple[str, ...] = ("category", "intensity", "gender")
 NORMS: tuple[str, ...] = ("batch", "layer")
@@ -50,7 +48,6 @@ def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "norm": "batch",
             "dtype": "float32",
             "heads": HEAD_NAMES,
-            "num_categories": len(labels.CATEGORIES),
             "shared_pooling": False,
             "pooling_attention_dim": 128,
             # What the backward pass recomputes in each scanned block: "none" (store every

@@ -47,15 +47,23 @@ class ModelOutput:
 
 
 class SpeechEQ(nnx.Module):
-    """batch (the Batch dict; uses logmel [B,T,80] and frame_mask [B,T], T % 4 == 0) -> ModelOutput."""
+    """batch (the Batch dict; uses logmel [B,T,80] and frame_mask [B,T], T % 4 == 0) -> ModelOutput.
 
-    def __init__(self, config: ml_collections.ConfigDict, *, num_phonemes: int, rngs: nnx.Rngs):
+    The output sizes come from the data, never from the config: `num_phonemes`
+    is the run's phoneme vocabulary V, `num_categories` the size C of the run's
+    category label set (`DataSpec.categories`: the classes its corpora hold).
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, *, num_phonemes: int, num_categories: int,
+                 rngs: nnx.Rngs):
         validate_model_config(config)
+        if "category" in config.heads and num_categories < 1:
+            raise ValueError("model.heads has 'category' but the run's corpora hold no category label")
         dtype = jnp.dtype(config.dtype)
         d_model = config.d_model
         self.encoder = ConformerEncoder(config, NUM_MEL_BINS, dtype=dtype, rngs=rngs)
         utterance_heads = [h for h in UTTERANCE_HEADS if h in config.heads]
-        num_outputs = {"category": config.num_categories, "intensity": 1, "gender": len(labels.GENDERS)}
+        num_outputs = {"category": num_categories, "intensity": 1, "gender": len(labels.GENDERS)}
         self.utterance_heads = nnx.Dict(
             {h: UtteranceHead(d_model, num_outputs[h], dropout=config.dropout, dtype=dtype, rngs=rngs)
              for h in utterance_heads}

@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
+import numpy as np
 from jax.sharding import Mesh
 from tqdm import tqdm
 
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.data.buckets import SUBSAMPLING
+from speecheq_jax.train import losses
 from speecheq_jax.train import mesh as mesh_lib
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,18 @@ def bucket_shapes(batch_size: int, buckets: Iterable[int]) -> list[Shape]:
     return [(batch_size, bucket, bucket // SUBSAMPLING) for bucket in sorted(set(buckets))]
 
 
-def abstract_batch(shape: Shape, mesh: Mesh) -> dict[str, jax.ShapeDtypeStruct]:
-    """ShapeDtypeStructs of every Batch field for one bucket, sharded like real batches."""
+def abstract_batch(shape: Shape, mesh: Mesh, group_totals: bool = False) -> dict[str, jax.ShapeDtypeStruct]:
+    """ShapeDtypeStructs of every Batch field for one bucket, sharded like real batches.
+
+    `group_totals`: the batch also carries its accumulation group's label counts (`losses.TOTALS_KEY`,
+    float32 [B, len(TASKS)]), as training batches do when `optim.accumulate` > 1.
+    """
     sharding = mesh_lib.batch_sharding(mesh)
+    fields = dict(batch_lib.shapes(*shape))
+    if group_totals:
+        fields[losses.TOTALS_KEY] = ((shape[0], len(losses.TASKS)), np.float32)
     return {key: jax.ShapeDtypeStruct(field_shape, dtype, sharding=sharding)
-            for key, (field_shape, dtype) in batch_lib.shapes(*shape).items()}
+            for key, (field_shape, dtype) in fields.items()}
 
 
 def abstract_like(tree: Any) -> Any:
@@ -56,12 +65,13 @@ def _shape_of(batch: dict[str, jax.Array]) -> Shape:
 class CompiledStep:
     """`step(state, batch)` served by one ahead-of-time executable per batch shape."""
 
-    def __init__(self, jitted: Callable, abstract_state: Any, mesh: Mesh, name: str):
+    def __init__(self, jitted: Callable, abstract_state: Any, mesh: Mesh, name: str, *, group_totals: bool = False):
         self._jitted, self._state, self._mesh, self.name = jitted, abstract_like(abstract_state), mesh, name
+        self._group_totals = group_totals
         self._executables: dict[Shape, Any] = {}
 
     def _compile(self, shape: Shape) -> Any:
-        return self._jitted.lower(self._state, abstract_batch(shape, self._mesh)).compile()
+        return self._jitted.lower(self._state, abstract_batch(shape, self._mesh, self._group_totals)).compile()
 
     def precompile(self, shapes: Iterable[Shape], *, show_progress: bool = True) -> float:
         """Compiles every shape not compiled yet, in parallel; returns the seconds it took."""

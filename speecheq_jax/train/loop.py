@@ -31,6 +31,7 @@ from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.model import count_params
 from speecheq_jax.model_card import build_card, write_card
+from speecheq_jax.train import accumulation
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
@@ -97,6 +98,7 @@ def _check_finite(host_metrics: list[dict], first_step: int, last_good: int | No
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     """Trains, validates, checkpoints; returns the test metrics of the best checkpoint."""
+    accumulation.check_schedule(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
@@ -109,27 +111,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     card = build_card(config, spec)
     if jax.process_index() == 0:
         write_card(card, workdir)
-    train_state = state_lib.create_train_state(config, len(spec.vocab), mesh)
+    train_state = state_lib.create_train_state(config, len(spec.vocab), len(spec.categories), mesh)
     trainable, _ = nnx.merge(train_state.eval_def, train_state.state)
     log.info("model %s: %s parameters; mesh %s", config.model.size, f"{count_params(trainable.model):,}", dict(mesh.shape))
 
     train_iter = pipeline.make_train_iterator(config.data, mesh)
     ckpt = checkpoint_lib.Checkpointer(
         workdir, keep_latest=config.train.keep_latest, keep_best=config.train.keep_best,
-        best_metric=config.train.best_metric)
+        best_metric=checkpoint_lib.best_metric_name(config))
     state = train_state.state
     start = ckpt.latest_step() or 0
     if start:
         log.info("resuming from step %d", start)
-        state = ckpt.restore(start, state_lib.abstract_train_state(config, len(spec.vocab), mesh), train_iter)
+        target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
+        state = ckpt.restore(start, target, train_iter)
+    accumulate = int(config.optim.accumulate)
     train_step = compile_ahead.CompiledStep(
-        step_lib.make_train_step(train_state, config, mesh), train_state.state, mesh, "train step")
+        step_lib.make_train_step(train_state, config, mesh), train_state.state, mesh, "train step",
+        group_totals=accumulate > 1)
     eval_step = compile_ahead.CompiledStep(
         step_lib.make_eval_step(train_state, config, mesh), train_state.state, mesh, "eval step")
     shapes = compile_ahead.bucket_shapes(config.data.batch_size, config.data.buckets)
     show = jax.process_index() == 0
     train_step.precompile(shapes, show_progress=show)
     eval_step.precompile(shapes, show_progress=show)
+    batches = accumulation.grouped(train_iter, accumulate)
     writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
 
     num_steps = int(config.train.num_steps)
@@ -139,7 +145,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     train_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     for step in range(start + 1, num_steps + 1):
-        state, metrics = train_step(state, window.next_batch(train_iter))
+        state, metrics = train_step(state, window.next_batch(batches))
         pending.append(metrics)
         bar.update(1)
         at_eval = step % config.train.eval_every == 0 or step == num_steps
@@ -153,7 +159,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             pending, window_step = [], step + 1
             window.reset()
         if at_eval:
-            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", step=step)
+            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", spec.categories, step=step)
             scalars = eval_run.flatten(valid, prefix="valid")
             writer.write(step, scalars)
             ckpt.save(step, state, train_iter, scalars, card)

@@ -38,8 +38,8 @@ class TaskLogVars(nnx.Module):
 class Trainable(nnx.Module):
     """Model plus the optional task log-variances: everything the optimizer updates."""
 
-    def __init__(self, config: ml_collections.ConfigDict, num_phonemes: int, rngs: nnx.Rngs):
-        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, rngs=rngs)
+    def __init__(self, config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int, rngs: nnx.Rngs):
+        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, num_categories=num_categories, rngs=rngs)
         tasks = enabled_tasks(config)
         self.log_vars = TaskLogVars(tasks) if config.tasks.weighting == "uncertainty" else None
 
@@ -71,25 +71,33 @@ class TrainState:
     shardings: nnx.State
 
 
-def _build(config: ml_collections.ConfigDict, num_phonemes: int) -> tuple[Trainable, nnx.Optimizer]:
-    trainable = Trainable(config, num_phonemes, nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+def _build(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int
+           ) -> tuple[Trainable, nnx.Optimizer]:
+    trainable = Trainable(config, num_phonemes, num_categories, nnx.Rngs(params=config.seed, dropout=config.seed + 1))
     optimizer = nnx.Optimizer(trainable, make_optimizer(config), wrt=nnx.Param)
     return trainable, optimizer
 
 
-def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, mesh: Mesh) -> TrainState:
-    """Shapes, dtypes and shardings of a run's state, computing nothing (for restore)."""
-    graphdef, abstract_state = nnx.split(nnx.eval_shape(lambda: _build(config, num_phonemes)))
+def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
+                         mesh: Mesh) -> TrainState:
+    """Shapes, dtypes and shardings of a run's state, computing nothing (for restore).
+
+    `num_phonemes` and `num_categories` are the data's output sizes
+    (`len(spec.vocab)`, `len(spec.categories)`).
+    """
+    graphdef, abstract_state = nnx.split(nnx.eval_shape(lambda: _build(config, num_phonemes, num_categories)))
     shardings = mesh_lib.state_shardings(abstract_state, mesh, config.mesh.fsdp_min_size)
     abstract_state = jax.tree.map(
         lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract_state, shardings)
     return TrainState(*_graph_defs(graphdef, abstract_state), state=abstract_state, shardings=shardings)
 
 
-def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, mesh: Mesh) -> TrainState:
+def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
+                       mesh: Mesh) -> TrainState:
     """Initialises parameters and optimizer state directly with their shardings."""
-    abstract = abstract_train_state(config, num_phonemes, mesh)
-    state = jax.jit(lambda: nnx.state(_build(config, num_phonemes)), out_shardings=abstract.shardings)()
+    abstract = abstract_train_state(config, num_phonemes, num_categories, mesh)
+    state = jax.jit(lambda: nnx.state(_build(config, num_phonemes, num_categories)),
+                    out_shardings=abstract.shardings)()
     return dataclasses.replace(abstract, state=state)
 
 

@@ -32,7 +32,8 @@ def _loss_and_metrics(trainable, batch: Batch, config: ml_collections.ConfigDict
     task = losses_lib.task_losses(
         output, batch, label_smoothing=config.tasks.label_smoothing, intensity_kind=config.tasks.intensity_loss)
     log_vars = trainable.log_vars.as_dict() if trainable.log_vars is not None else None
-    total, effective = losses_lib.combine(task, dict(config.tasks.weights), log_vars)
+    total, effective = losses_lib.combine(task, dict(config.tasks.weights), log_vars,
+                                          totals=losses_lib.group_totals(batch), accumulate=config.optim.accumulate)
     metrics = {"loss": total}
     for name, (loss, count) in task.items():
         metrics[f"loss_{name}"] = loss

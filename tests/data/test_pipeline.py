@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import json
+import logging
 
 import jax
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.data import pipeline, prepare
+from speecheq_jax.data import buckets, features, pipeline, prepare
 from tests.data.test_builders import make_manifest_corpus
 
 
@@ -159,3 +161,37 @@ def test_missing_dataset_unknown_corpus_and_corrupt_record_are_clear(config, tmp
     with pytest.raises(ValueError, match="corrupt record: .* split 'spk_"):
         next(pipeline.make_train_iterator(config, None))
 
+
+@pytest.mark.integration
+def test_unalignable_phonemes_are_masked_not_bucketed(tmp_path, caplog):
+    # Validation speaker: one label longer than its encoder frames, one that only its
+    # adjacent repeats make unalignable, one exactly as long as its encoder frames.
+    root = make_manifest_corpus(tmp_path / "raw", per_speaker=3)
+    rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+    valid = [r for r in rows if r["speaker"] == "spk_v"]
+    frames = [features.log_mel(features.read_audio(root / r["audio_path"])).shape[0] for r in valid]
+    encoder = [-(-n // 4) for n in frames]
+    valid[0]["phonemes"] = ["a", "b"] * encoder[0] + ["a"]  # L = 2 T' + 1
+    valid[1]["phonemes"] = ["a"] * encoder[1]  # L = T', T' - 1 repeats
+    valid[2]["phonemes"] = ["a", "b"] * (encoder[2] // 2) + ["a"] * (encoder[2] % 2)  # L = T', no repeat
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = pipeline.default_data_config()
+    cfg.data_dir = str(tmp_path / "data")
+    prepare.prepare("manifest", cfg.data_dir, root=root, progress=False)
+    cfg.corpora = [{"name": "manifest", "root": str(root), "fold": None, "protocol": None, "weight": 1.0}]
+    cfg.batch_size, cfg.buckets = 4, (64, 128, 256)
+    with caplog.at_level(logging.INFO):
+        batches, table = pipeline.make_eval_iterator(cfg, "valid", None)
+        batches = list(batches)
+    labelled = {}
+    for batch in batches:
+        # The bucket holds the frames; phonemes never push an example into a larger one.
+        longest = batch["frame_mask"].sum(axis=1).max()
+        assert batch["logmel"].shape[1] == buckets.bucket_or_extend(int(longest), cfg.buckets)
+        for row in np.flatnonzero(batch["example_mask"]):
+            labelled[table[batch["index"][row]]["id"]] = int(batch["phoneme_mask"][row].sum())
+    assert labelled[valid[0]["id"]] == 0 and labelled[valid[1]["id"]] == 0
+    assert labelled[valid[2]["id"]] == encoder[2]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "1 of 3 examples have more phonemes than encoder frames" in messages
+    assert f"{encoder[1] - 1} adjacent repeats) cannot be aligned" in messages

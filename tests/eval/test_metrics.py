@@ -157,6 +157,43 @@ def test_intensity_mae_ccc_and_native_accuracy():
     assert "intensity/native_accuracy" not in casia and casia["intensity/n"] == 5
 
 
+def test_intensity_is_left_out_for_a_corpus_without_an_intensity_scale():
+    # CASIA labels intensity on its neutral examples only (0): MAE over them and a
+    # CCC against a constant target measure nothing, so neither is reported,
+    # per corpus or in the pooled overall figures.
+    pred = random_predictions(seed=9, n=80, corpora=("cremad", "casia"))
+    casia = pred.corpus == "casia"
+    pred.intensity_true[casia] = np.where(pred.category_true[casia] == NEU, 0.0, -1.0)
+    result = compute_metrics(pred)
+    assert not any(k.startswith("intensity/") for k in result["corpora"]["casia"])
+    cremad = result["corpora"]["cremad"]
+    assert result["overall"]["intensity/n"] == cremad["intensity/n"] > 0
+    assert result["overall"]["intensity/mae"] == pytest.approx(cremad["intensity/mae"])
+    # A graded corpus whose targets happen to be constant has an MAE but no CCC.
+    pred.intensity_true[~casia] = np.where(pred.intensity_true[~casia] >= 0, 0.5, -1.0)
+    cremad = compute_metrics(pred)["corpora"]["cremad"]
+    assert "intensity/mae" in cremad and "intensity/ccc" not in cremad
+
+
+def test_metrics_over_a_run_label_set():
+    # IEMOCAP-4: ids index (neutral, happy, angry, sad); neutral is id 0 of the set
+    # and a run without neutral has no neutral joint class at all.
+    four = ("neutral", "happy", "angry", "sad")
+    pred = Predictions(
+        corpus=np.array(["cremad"] * 4), speaker=np.array(["a"] * 4),
+        category_true=np.array([0, 1, 2, 3]), category_prob=np.eye(4)[[0, 1, 2, 2]],
+        intensity_true=np.array([0.0, 1 / 3, 1.0, 2 / 3]), intensity_pred=np.array([0.9, 0.3, 0.9, 0.6]),
+        gender_true=np.full(4, -1), phoneme_true=[[]] * 4)
+    group = compute_metrics(pred, categories=four)["corpora"]["cremad"]
+    assert group["category/confusion"]["labels"] == list(four)
+    assert np.asarray(group["category/confusion"]["matrix"]).shape == (4, 4)
+    assert group["category/ua"] == pytest.approx(0.75)
+    assert group["intensity/native_n"] == 3  # neutral (id 0 of the set) is not on the native scale
+    assert group["eq@3"] == pytest.approx(0.75)  # neutral's joint class ignores its predicted 0.9
+    no_neutral = compute_metrics(pred, categories=("happy", "angry", "sad", "fear"))["corpora"]["cremad"]
+    assert no_neutral["intensity/native_n"] == 4
+
+
 def eq_hand_example(corpus: str) -> Predictions:
     """Seven examples whose EQ@k the tests work out by hand."""
     return Predictions(
@@ -273,8 +310,8 @@ def test_predictions_concatenate_and_validation():
     with pytest.raises(ValueError, match="intensity_pred has non-finite values in rows \\[0\\]"):
         Predictions(corpus=["a"], speaker=["a"], category_true=[0], intensity_true=[0.0], intensity_pred=[np.nan],
                     gender_true=[0], phoneme_true=[[]])
-    with pytest.raises(ValueError, match="num_categories=4"):
-        compute_metrics(pred, num_categories=4)
+    with pytest.raises(ValueError, match=r"category_prob has 7 columns, the label set .* has 4"):
+        compute_metrics(pred, categories=("neutral", "happy", "angry", "sad"))
 
 
 def test_aggregate_folds_mean_std_counts_and_partial_corpora():

@@ -9,6 +9,8 @@ from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model import default_model_config
 
 NUM_PHONEMES = 12
+NUM_CATEGORIES = 6
+"""A run's label set, e.g. SEQD-synth's six classes (the data, not the taxonomy, sets it)."""
 
 
 def small_config(**overrides: object) -> ml_collections.ConfigDict:

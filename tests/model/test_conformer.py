@@ -10,7 +10,7 @@ from flax import nnx
 
 from speecheq_jax.model import SpeechEQ
 from speecheq_jax.model.conformer import DepthwiseConv1D
-from tests.model.synthetic import NUM_PHONEMES, random_batch, small_config
+from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 
 pytestmark = pytest.mark.unit
 
@@ -26,14 +26,14 @@ def test_depthwise_equals_grouped_convolution():
 
 
 def test_block_parameters_are_stacked_over_layers():
-    model = nnx.eval_shape(lambda: SpeechEQ(small_config(num_layers=3), num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(lambda: SpeechEQ(small_config(num_layers=3), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
     leaves = jax.tree.leaves(nnx.state(model.encoder.blocks, nnx.Param))
     assert leaves and all(leaf.shape[0] == 3 for leaf in leaves)
 
 
 def test_layers_start_different():
     """Each stacked layer gets its own initialisation key."""
-    model = SpeechEQ(small_config(num_layers=2), num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0))
+    model = SpeechEQ(small_config(num_layers=2), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0))
     kernel = model.encoder.blocks.attention.query.kernel[...]
     assert not np.allclose(kernel[0], kernel[1])
 
@@ -43,7 +43,7 @@ def test_remat_changes_no_value_or_gradient(remat):
     batch = random_batch([40, 29], 40)
 
     def loss_and_grads(config):
-        model = SpeechEQ(config, num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0))
+        model = SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0))
         loss = lambda m: jnp.sum(m(batch).category_logits ** 2)
         return nnx.jit(nnx.value_and_grad(loss))(model)
 
@@ -56,7 +56,7 @@ def test_remat_changes_no_value_or_gradient(remat):
 def test_dropout_differs_between_layers_and_steps():
     """Train mode with dropout: two calls draw different masks; each call is a pure function of the stream."""
     model = SpeechEQ(small_config(dropout=0.3, attention_dropout=0.3), num_phonemes=NUM_PHONEMES,
-                     rngs=nnx.Rngs(params=0, dropout=1))
+                     num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(params=0, dropout=1))
     batch = random_batch([40], 40)
     first, second = model(batch).category_logits, model(batch).category_logits
     assert not np.allclose(first, second)

@@ -5,7 +5,7 @@ from flax import nnx
 
 from speecheq_jax.model import SpeechEQ, count_params, parameter_table
 from speecheq_jax.model.params import params_by_component
-from tests.model.synthetic import NUM_PHONEMES, small_config
+from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, small_config
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,7 @@ def _expected_count(config, num_phonemes: int) -> int:
     convolution = layer_norm + _linear(d, 2 * d) + (kernel * d + d) + 2 * d + _linear(d, d)
     block = 2 * feed_forward + attention + convolution + layer_norm
     pooling = _linear(d, config.pooling_attention_dim) + config.pooling_attention_dim
-    outputs = {"category": config.num_categories, "intensity": 1, "gender": 2}
+    outputs = {"category": NUM_CATEGORIES, "intensity": 1, "gender": 2}
     utterance_heads = [h for h in config.heads if h in outputs]
     heads = sum(_linear(2 * d, d) + _linear(d, outputs[h]) for h in utterance_heads)
     poolings = (1 if config.shared_pooling else len(utterance_heads)) * pooling
@@ -38,12 +38,14 @@ def _expected_count(config, num_phonemes: int) -> int:
 )
 def test_count_matches_closed_form(overrides):
     config = small_config(**overrides)
-    model = nnx.eval_shape(lambda: SpeechEQ(config, num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(
+        lambda: SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
     assert count_params(model) == _expected_count(config, NUM_PHONEMES)
 
 
 def test_table_rows_sum_to_the_total():
-    model = nnx.eval_shape(lambda: SpeechEQ(small_config(), num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(lambda: SpeechEQ(small_config(), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES,
+                                             rngs=nnx.Rngs(0)))
     components = params_by_component(model)
     assert sum(components.values()) == count_params(model)
     assert "encoder/blocks/attention" in components and "poolings/gender" in components

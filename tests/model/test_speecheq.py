@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.model import HEAD_NAMES, ModelOutput, SpeechEQ
-from tests.model.synthetic import NUM_PHONEMES, random_batch, small_config
+from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,8 @@ OUTPUT_OF_HEAD = {
 
 
 def _model(seed: int = 0, **overrides) -> SpeechEQ:
-    return SpeechEQ(small_config(**overrides), num_phonemes=NUM_PHONEMES, rngs=nnx.Rngs(seed))
+    return SpeechEQ(small_config(**overrides), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES,
+                    rngs=nnx.Rngs(seed))
 
 
 def _jitted(model: SpeechEQ):
@@ -39,7 +40,7 @@ def test_output_shapes_for_head_subsets(heads, shared_pooling):
     model = _model(heads=heads, shared_pooling=shared_pooling)
     output = _jitted(model)(random_batch([24, 13], 24))
     expected = {
-        "category_logits": (2, 7), "intensity": (2,), "gender_logits": (2, 2),
+        "category_logits": (2, NUM_CATEGORIES), "intensity": (2,), "gender_logits": (2, 2),
         "phoneme_logits": (2, 6, NUM_PHONEMES + 1),
     }
     for head, field in OUTPUT_OF_HEAD.items():

@@ -76,3 +76,21 @@ def test_combine_static_and_uncertainty():
     # gender has no labels in this batch: neither its loss nor its log-variance term counts.
     assert float(total) == pytest.approx(0.5 * 2.0 + np.log(2.0), rel=1e-6)
     assert float(eff["category"]) == pytest.approx(0.5)
+
+
+def test_unalignable_ctc_targets_never_reach_the_loss():
+    # Row 1 has 5 tokens in 4 frames; row 2 has 3 tokens + 2 adjacent repeats (5 frames needed) in 4:
+    # optax gives each about 1e5. Row 0 (2 tokens + 1 repeat in 4 frames) is alignable.
+    rng = np.random.default_rng(3)
+    logits = jnp.asarray(rng.normal(size=(3, 6, 6)), jnp.float32)
+    out_mask = jnp.ones((3, 6), bool).at[:, 4:].set(False)
+    phonemes = jnp.asarray([[2, 2, 0, 0, 0], [1, 2, 3, 4, 5], [3, 3, 3, 0, 0]])
+    phoneme_mask = phonemes > 0
+    np.testing.assert_array_equal(losses.ctc_alignable(phonemes, phoneme_mask, jnp.full(3, 4)), [True, False, False])
+    per_seq = optax.ctc_loss(logits, 1.0 - out_mask, phonemes, 1.0 - phoneme_mask)
+    assert float(per_seq[1]) > 1e4 and float(per_seq[2]) > 1e4
+    loss, count = losses.ctc_loss(logits, out_mask, phonemes, phoneme_mask)
+    assert float(count) == 1.0
+    np.testing.assert_allclose(loss, per_seq[0] / 2, rtol=1e-5)
+    grad = jax.grad(lambda x: losses.ctc_loss(x, out_mask, phonemes, phoneme_mask)[0])(logits)
+    np.testing.assert_array_equal(grad[1:], 0.0)

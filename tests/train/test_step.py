@@ -15,6 +15,7 @@ from speecheq_jax.train import step as step_lib
 
 pytestmark = pytest.mark.unit
 NUM_PHONEMES = 10
+NUM_CATEGORIES = 7
 
 
 def _config(devices: int):
@@ -54,7 +55,7 @@ def _batch(batch_size: int = 8, frames: int = 64, seed: int = 0) -> dict[str, np
 
 def _run(config, batches):
     mesh = mesh_lib.make_mesh(config)
-    train_state = state_lib.create_train_state(config, NUM_PHONEMES, mesh)
+    train_state = state_lib.create_train_state(config, NUM_PHONEMES, NUM_CATEGORIES, mesh)
     train_step = step_lib.make_train_step(train_state, config, mesh)
     state = train_state.state
     history = []
@@ -82,7 +83,7 @@ def test_eight_devices_match_one_device():
 def test_a_fully_masked_task_gives_its_head_no_gradient():
     config = _config(8)
     mesh = mesh_lib.make_mesh(config)
-    train_state = state_lib.create_train_state(config, NUM_PHONEMES, mesh)
+    train_state = state_lib.create_train_state(config, NUM_PHONEMES, NUM_CATEGORIES, mesh)
     b = _batch()
     b["category_mask"][:] = False
     trainable, _ = nnx.merge(train_state.train_def, train_state.state)

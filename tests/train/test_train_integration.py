@@ -23,6 +23,7 @@ from speecheq_jax.train import state as state_lib
 
 pytestmark = pytest.mark.integration
 CONFIG_FILE = Path(__file__).parents[2] / "configs" / "demo.py"
+BEST = "valid/overall/category/ua"
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,9 @@ def _config(data_dir: Path, steps: int = 4, devices: int = -1):
 
 def _params(workdir: Path, config, step: int) -> list[np.ndarray]:
     mesh = mesh_lib.make_mesh(config)
-    target = state_lib.abstract_train_state(config, len(pipeline.load_spec(config.data).vocab), mesh)
-    ckpt = checkpoint_lib.Checkpointer(workdir)
+    spec = pipeline.load_spec(config.data)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
+    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
     state = ckpt.restore(step, target)
     ckpt.close()
     _, params, _ = nnx.split(nnx.merge(target.train_def, state), nnx.Param, ...)
@@ -98,6 +100,11 @@ def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):
     single = [predict_lib.predict(one_device, tmp_path, [p], checkpoint="latest", batch_size=1)[0] for p in inputs]
     assert [r["path"] for r in batched] == inputs
     assert "error" in batched[1] and "error" not in batched[0]
+    # SEQD-synth has six emotions: the run's head, predictions and report know no "disgust".
+    six = ["neutral", "happy", "angry", "sad", "surprise", "fear"]
+    assert list(batched[0]["category_probs"]) == six
+    assert json.loads((tmp_path / "label_mapping.json").read_text())["categories"] == six
+    assert test["category/confusion"]["labels"] == six
     for a, b in zip(batched, single):
         if "error" in a:
             continue
@@ -114,7 +121,7 @@ def test_restart_resumes_exactly(data_dir, tmp_path, monkeypatch):
         _failing_step(patch, at_call=3, make_batch_bad=False)
         with pytest.raises(KeyboardInterrupt):
             loop.train_and_evaluate(config, tmp_path / "restarted")
-    assert checkpoint_lib.Checkpointer(tmp_path / "restarted").latest_step() == 2
+    assert checkpoint_lib.Checkpointer(tmp_path / "restarted", best_metric=BEST).latest_step() == 2
     loop.train_and_evaluate(config, tmp_path / "restarted")
     straight = _params(tmp_path / "straight", config, 4)
     restarted = _params(tmp_path / "restarted", config, 4)
@@ -128,5 +135,5 @@ def test_nan_stops_cleanly_with_a_checkpoint_to_go_back_to(data_dir, tmp_path, m
     _failing_step(monkeypatch, at_call=3, make_batch_bad=True)
     with pytest.raises(loop.NonFiniteLossError, match=r"step 3.*last good checkpoint: step 2"):
         loop.train_and_evaluate(config, tmp_path)
-    assert checkpoint_lib.Checkpointer(tmp_path).latest_step() == 2
+    assert checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST).latest_step() == 2
     assert all(np.all(np.isfinite(p)) for p in _params(tmp_path, config, 2))

@@ -1,0 +1,54 @@
+"""IEMOCAP-4 with all four heads on the fixture tree: four classes end to end, every label in batches."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from speecheq_jax.data import pipeline
+from speecheq_jax.data.prepare import prepare_all
+from speecheq_jax.eval import predict as predict_lib
+from speecheq_jax.train import loop
+from tests.data.corpora import fixtures
+from tests.test_configs import load_config_module
+
+pytestmark = pytest.mark.integration
+FOUR = ["neutral", "happy", "angry", "sad"]
+
+
+def test_iemocap_four_heads_trains_and_predicts_exactly_its_four_classes(tmp_path):
+    root = fixtures.make_iemocap(tmp_path / "IEMOCAP")
+    # The fixture's 50 ms clips have 2 encoder frames: too short for any transcript's phonemes.
+    for seed, wav in enumerate(sorted(root.rglob("*.wav"))):
+        fixtures.write_wav(wav, seconds=1.2, seed=seed)
+    config = load_config_module("iemocap").get_config(f"fold=session1,size=tiny,root={root}")
+    config.data.data_dir = str(tmp_path / "data")
+    config.data.batch_size = 4
+    config.data.buckets = (128,)
+    config.model.update({"num_layers": 1, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
+    config.optim.warmup_steps = 1
+    config.train.update({"num_steps": 2, "log_every": 1, "eval_every": 2})
+    config.mesh.shape = (1,)
+
+    prepare_all(config.data, progress=False)
+    spec = pipeline.load_spec(config.data)
+    assert spec.categories == tuple(FOUR)
+    batch = next(pipeline.make_train_iterator(config.data, None))
+    for mask in ("category_mask", "intensity_mask", "gender_mask"):
+        assert batch[mask].all(), mask
+    assert batch["phoneme_mask"].any(axis=1).all()
+    assert batch["category"].max() < 4
+    intensity = batch["intensity"][batch["intensity_mask"]]
+    assert np.ptp(intensity) > 0  # arousal: a graded target, not neutral's 0
+
+    results = loop.train_and_evaluate(config, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "label_mapping.json").read_text())["categories"] == FOUR
+    test = results["test"]["overall"]
+    assert test["category/confusion"]["labels"] == FOUR
+    assert {"intensity/mae", "phoneme/per", "gender/accuracy"} <= test.keys()
+    assert "eq@2" not in results["test"]["corpora"]["iemocap"]  # arousal is dimensional: EQ@1 only
+    wavs = sorted(root.rglob("*.wav"))[:2]
+    for record in predict_lib.predict(config, tmp_path / "run", wavs, checkpoint="latest", batch_size=4):
+        assert list(record["category_probs"]) == FOUR and record["category"] in FOUR
