@@ -26,7 +26,8 @@ def test_depthwise_equals_grouped_convolution():
 
 
 def test_block_parameters_are_stacked_over_layers():
-    model = nnx.eval_shape(lambda: SpeechEQ(small_config(num_layers=3), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
+    model = nnx.eval_shape(lambda: SpeechEQ(small_config(num_layers=3), num_phonemes=NUM_PHONEMES,
+                                            num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0)))
     leaves = jax.tree.leaves(nnx.state(model.encoder.blocks, nnx.Param))
     assert leaves and all(leaf.shape[0] == 3 for leaf in leaves)
 
