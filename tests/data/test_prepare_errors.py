@@ -46,7 +46,7 @@ def test_defective_corpus_is_prepared_and_its_exclusions_kept(defective, tmp_pat
         assert "1006" not in sum(fold["units"].values(), [])
     spec = pipeline.load_spec(config)
     write_label_mapping(tmp_path, spec)
-    written = json.loads((tmp_path / "label_mapping.json").read_text())["cremad"]
+    written = json.loads((tmp_path / "label_mapping.json").read_text())["corpora"]["cremad"]
     assert {Path(e["file"]).name: e["reason"] for e in written["excluded_files"]} == expected
     assert written["excluded"] == prepared.labels["excluded"]
     # strict refuses a dataset that excluded files, even one already prepared.
