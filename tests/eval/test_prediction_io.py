@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from speecheq_jax.data import features
+from speecheq_jax.data import audio_check, features
 from speecheq_jax.eval import prediction_io
 
 pytestmark = pytest.mark.unit
@@ -36,8 +36,8 @@ def test_unreadable_and_too_short_files_get_one_line_errors(tmp_path):
     mels, errors = prediction_io.read_logmels(inputs, min_seconds=0.25)
     assert list(mels) == [str(tmp_path / "ok.wav")]
     assert "too short (0.010 s; at least 0.25 s needed)" in errors[str(tmp_path / "blip.wav")]
-    assert "cannot read audio" in errors[str(tmp_path / "broken.wav")]
-    assert "cannot read audio" in errors[str(tmp_path / "missing.wav")]
+    assert audio_check.UNDECODABLE in errors[str(tmp_path / "broken.wav")]
+    assert audio_check.MISSING in errors[str(tmp_path / "missing.wav")]
     assert all("\n" not in message for message in errors.values())
 
 

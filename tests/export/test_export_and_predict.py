@@ -115,7 +115,7 @@ def test_the_run_and_each_checkpoint_carry_the_model_card(run):
     assert card["features"]["hop_length"] == 160 and card["features"]["min_seconds"] == model_card.MIN_SECONDS
     (data,) = card["training_data"]
     assert data["corpus"] == "seqd_synth" and data["examples"]["train"] > 0 and data["units"]["test"]
-    ckpt = checkpoint_lib.Checkpointer(run["workdir"])
+    ckpt = checkpoint_lib.Checkpointer(run["workdir"], best_metric="valid/overall/category/ua")
     assert ckpt.model_card(ckpt.latest_step()) == card
     ckpt.close()
 

@@ -33,9 +33,9 @@ def test_only_kernels_of_the_model_are_decayed():
     model = SpeechEQ(config.model, num_phonemes=10, num_categories=4, rngs=nnx.Rngs(0))
     params = jax.tree.map(lambda x: x + 1.0, nnx.state(model, nnx.Param))  # non-zero everywhere
     decayed = _decayed(params)
-    assert decayed["encoder/blocks/0/attention/content_bias/value"] is False
-    assert decayed["encoder/blocks/0/attention/position_bias/value"] is False
-    assert decayed["encoder/blocks/0/attention/query/kernel/value"] is True
+    assert decayed["encoder/blocks/attention/content_bias/value"] is False
+    assert decayed["encoder/blocks/attention/position_bias/value"] is False
+    assert decayed["encoder/blocks/attention/query/kernel/value"] is True
     for path, moved in decayed.items():
         assert moved == path.endswith("/kernel/value"), path
     assert sum(decayed.values()) > 10
