@@ -12,6 +12,12 @@ after warm-up so that a machine whose speed drifts affects both alike; each side
 median of `--steps` timed steps. `ratio` = torchaudio step time / our step time: above 1 we are
 faster.
 
+Each side runs in its own worker process (started by this one run, driven step by step), as a
+user runs one framework per process, and each timed step starts after `--gap` idle seconds: right
+after a torch step its OpenMP threads keep spinning on the cores the next step needs (measured
+here at size S: our step took 2.68 s straight after a torch step, 1.76 s after a 2 s pause).
+`--one-process` runs both in this process instead, and `--gap 0` drops the pause, to show that.
+
     pip install -r bench/requirements.txt        # torch + torchaudio, bench only
     python bench/bench_vs_torchaudio.py --size S --json
 """
@@ -24,19 +30,15 @@ import os
 import statistics
 import time
 
-import jax
+import multiprocessing
+from collections.abc import Callable
+
 import numpy as np
-import torch
-import torchaudio
-from torch import nn
 
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model import SIZES
 from speecheq_jax.model.frontend import SUBSAMPLING
-from speecheq_jax.train import mesh as mesh_lib
-from speecheq_jax.train import state as state_lib
-from speecheq_jax.train import step as step_lib
 
 NUM_PHONEMES = 64
 NUM_CATEGORIES = 6
@@ -51,7 +53,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per side (median reported)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both sides")
+    parser.add_argument("--gap", type=float, default=1.0,
+                        help="idle seconds before each timed step, so neither side's spinning threads "
+                             "(torch's OpenMP pool spins after a step) run into the other's timing")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    parser.add_argument("--one-process", action="store_true",
+                        help="run both sides in this process instead of one worker process each")
     args = parser.parse_args()
     if args.frames % SUBSAMPLING:
         parser.error(f"--frames {args.frames} is not a multiple of {SUBSAMPLING}")
@@ -73,44 +80,47 @@ def synthetic_batch(batch_size: int, num_frames: int, seed: int = 0) -> dict[str
     return batch
 
 
-class TorchFrontEnd(nn.Module):
-    """The same front end as ours: [B,T,80] -> [B,T/4,D]."""
+def _torch_classifier(num_layers: int, d_model: int, num_heads: int, ff_mult: int, kernel: int, dropout: float):
+    """Front end (the same as ours: [B,T,80] -> [B,T/4,D]) -> torchaudio Conformer -> mean -> linear."""
+    import torch
+    import torchaudio
+    from torch import nn
 
-    def __init__(self, num_mel_bins: int, d_model: int):
-        super().__init__()
-        self.convs = nn.Sequential(
-            nn.Conv2d(1, d_model, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(d_model, d_model, 3, stride=2, padding=1), nn.ReLU(),
-        )
-        reduced = ((num_mel_bins - 1) // 2) // 2 + 1
-        self.projection = nn.Linear(d_model * reduced, d_model)
+    reduced = ((batch_lib.NUM_MEL_BINS - 1) // 2) // 2 + 1
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = self.convs(features[:, None])  # [B,D,T/4,F/4]
-        b, c, t, f = x.shape
-        return self.projection(x.permute(0, 2, 1, 3).reshape(b, t, c * f))
+    class TorchClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.Sequential(
+                nn.Conv2d(1, d_model, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Conv2d(d_model, d_model, 3, stride=2, padding=1), nn.ReLU(),
+            )
+            self.projection = nn.Linear(d_model * reduced, d_model)
+            self.conformer = torchaudio.models.Conformer(
+                input_dim=d_model, num_heads=num_heads, ffn_dim=ff_mult * d_model, num_layers=num_layers,
+                depthwise_conv_kernel_size=kernel, dropout=dropout)
+            self.classifier = nn.Linear(d_model, NUM_CATEGORIES)
 
+        def forward(self, features):
+            x = self.convs(features[:, None])  # [B,D,T/4,F/4]
+            b, c, t, f = x.shape
+            frames = self.projection(x.permute(0, 2, 1, 3).reshape(b, t, c * f))
+            lengths = frames.new_full((b,), t, dtype=torch.int64)
+            encoded, _ = self.conformer(frames, lengths)
+            return self.classifier(encoded.mean(dim=1))
 
-class TorchClassifier(nn.Module):
-    """Front end -> torchaudio Conformer -> mean over frames -> linear classifier."""
-
-    def __init__(self, num_layers: int, d_model: int, num_heads: int, ff_mult: int, kernel: int, dropout: float):
-        super().__init__()
-        self.frontend = TorchFrontEnd(batch_lib.NUM_MEL_BINS, d_model)
-        self.conformer = torchaudio.models.Conformer(
-            input_dim=d_model, num_heads=num_heads, ffn_dim=ff_mult * d_model, num_layers=num_layers,
-            depthwise_conv_kernel_size=kernel, dropout=dropout)
-        self.classifier = nn.Linear(d_model, NUM_CATEGORIES)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        frames = self.frontend(features)
-        lengths = torch.full((frames.shape[0],), frames.shape[1], dtype=torch.int64)
-        encoded, _ = self.conformer(frames, lengths)
-        return self.classifier(encoded.mean(dim=1))
+    return TorchClassifier()
 
 
-def make_ours(size: str, batch: dict[str, np.ndarray]):
+def make_ours(size: str, batch: dict[str, np.ndarray], threads: int) -> tuple[float, Callable[[], None]]:
     """(compile seconds, a zero-argument function running one of our train steps to completion)."""
+    del threads  # XLA:CPU uses every core of the machine; --threads is the machine's core count by default
+    import jax
+
+    from speecheq_jax.train import mesh as mesh_lib
+    from speecheq_jax.train import state as state_lib
+    from speecheq_jax.train import step as step_lib
+
     config = base_config(size)
     config.mesh.shape = (1,)
     mesh = mesh_lib.make_mesh(config)
@@ -128,12 +138,16 @@ def make_ours(size: str, batch: dict[str, np.ndarray]):
     return compile_s, run
 
 
-def make_theirs(size: str, batch: dict[str, np.ndarray]):
-    """A zero-argument function running one torchaudio train step (forward, backward, AdamW)."""
+def make_theirs(size: str, batch: dict[str, np.ndarray], threads: int) -> tuple[float, Callable[[], None]]:
+    """(0, a zero-argument function running one torchaudio train step: forward, backward, AdamW)."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
     config = base_config(size).model
     torch.manual_seed(0)
-    model = TorchClassifier(config.num_layers, config.d_model, config.num_heads, config.ff_mult,
-                            config.conv_kernel, config.dropout)
+    model = _torch_classifier(config.num_layers, config.d_model, config.num_heads, config.ff_mult,
+                              config.conv_kernel, config.dropout)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     features = torch.from_numpy(batch["logmel"])
@@ -145,41 +159,82 @@ def make_theirs(size: str, batch: dict[str, np.ndarray]):
         loss.backward()
         optimizer.step()
 
-    return run
+    return 0.0, run
 
 
-def timed(fn) -> float:
+def timed(fn: Callable[[], None]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
+def _versions() -> str:
+    from importlib.metadata import version
+
+    return ", ".join(f"{name} {version(name)}" for name in ("jax", "jaxlib", "torch", "torchaudio"))
+
+
+def _worker(make: Callable, args: argparse.Namespace, connection) -> None:
+    """One side in its own process: builds its step, then times one step per request."""
+    batch = synthetic_batch(args.batch_size, args.frames)
+    compile_s, step = make(args.size, batch, args.threads)
+    connection.send(compile_s)
+    while connection.recv():
+        connection.send(timed(step))
+
+
+class _Side:
+    """A side's step, timed in a worker process (or in this one with --one-process)."""
+
+    def __init__(self, make: Callable, args: argparse.Namespace):
+        self.local: Callable[[], None] | None = None
+        self.process = None
+        if args.one_process:
+            self.compile_s, self.local = make(args.size, synthetic_batch(args.batch_size, args.frames), args.threads)
+            return
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(make, args, child), daemon=True)
+        self.process.start()
+        self.compile_s = self.connection.recv()
+
+    def step(self, gap: float = 0.0) -> float:
+        time.sleep(gap)
+        if self.local is not None:
+            return timed(self.local)
+        self.connection.send(True)
+        return self.connection.recv()
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.connection.send(False)
+            self.process.join()
+
+
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(args.threads)
-    batch = synthetic_batch(args.batch_size, args.frames)
-    compile_s, ours = make_ours(args.size, batch)
-    theirs = make_theirs(args.size, batch)
-    device = jax.devices()[0]
-    print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads; "
-          f"jax {jax.__version__} on {device.platform} ({device.device_kind}), torch {torch.__version__}, "
-          f"torchaudio {torchaudio.__version__}; ours compiled in {compile_s:.1f} s", flush=True)
+    ours, theirs = _Side(make_ours, args), _Side(make_theirs, args)
+    where = "one process" if args.one_process else "one worker process each"
+    print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads, {where}; "
+          f"{_versions()}; ours compiled in {ours.compile_s:.1f} s", flush=True)
     for _ in range(args.warmup):
-        ours(), theirs()
+        ours.step(), theirs.step()
     times: dict[str, list[float]] = {"ours": [], "torchaudio": []}
     for i in range(args.steps):
-        times["ours"].append(timed(ours))
-        times["torchaudio"].append(timed(theirs))
+        times["ours"].append(ours.step(args.gap))
+        times["torchaudio"].append(theirs.step(args.gap))
         print(f"  step {i + 1}/{args.steps}: ours {times['ours'][-1]:.3f} s, "
               f"torchaudio {times['torchaudio'][-1]:.3f} s", flush=True)
+    ours.close(), theirs.close()
     ours_s, theirs_s = (statistics.median(times[k]) for k in ("ours", "torchaudio"))
     print(f"median step: ours {ours_s:.3f} s, torchaudio {theirs_s:.3f} s; "
           f"ratio torchaudio/ours = {theirs_s / ours_s:.2f} ({'ours faster' if ours_s < theirs_s else 'ours slower'})")
     if args.json:
         print(json.dumps({
             "size": args.size, "batch_size": args.batch_size, "frames": args.frames, "threads": args.threads,
+            "one_process": args.one_process,
             "ours_step_s": round(ours_s, 4), "torchaudio_step_s": round(theirs_s, 4),
-            "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(compile_s, 2),
+            "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(ours.compile_s, 2),
             "ours_steps_s": [round(t, 4) for t in times["ours"]],
             "torchaudio_steps_s": [round(t, 4) for t in times["torchaudio"]],
         }))
