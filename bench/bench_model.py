@@ -3,8 +3,9 @@
 For each size it jits one forward+backward pass of SpeechEQ (train mode, all heads) on a random
 batch of B x T log-mel frames and prints one table row. The loss is a stand-in (mean square of every
 output) because the real losses live in the train package; the model, not the loss, dominates the
-cost. FLOPs come from XLA's cost analysis of the compiled step, so TFLOP/s = FLOPs / step time is
-what the hardware achieved on this program (no hand-counted FLOPs).
+cost. FLOPs come from XLA's cost analysis of the same step with the layer scan fully unrolled (the
+analysis counts a loop body once), so TFLOP/s = FLOPs / step time is what the hardware achieved on
+this program (no hand-counted FLOPs). The timed program is the scanned one the project trains with.
 
     python bench/bench_model.py --sizes tiny,S,M --dtype float32 --steps 3
     python bench/bench_model.py --sizes S,M,L --dtype bfloat16 --steps 20   # on a GPU
@@ -76,25 +77,33 @@ def stand_in_loss(model: SpeechEQ, batch: dict[str, jax.Array]) -> jax.Array:
     return sum(jnp.mean(jnp.square(x)) for x in jax.tree.leaves(output) if jnp.issubdtype(x.dtype, jnp.floating))
 
 
-def bench_size(size: str, args: argparse.Namespace) -> BenchRow:
-    """Builds, compiles and times one size; returns its row."""
+def _model_and_step(size: str, args: argparse.Namespace, **overrides):
+    """(model, its jitted forward+backward step, the step's arguments) for one size."""
     config = default_model_config(size)
     config.dtype = args.dtype
+    config.update(overrides)
     # The whole taxonomy: the largest category head any run can have.
     model = SpeechEQ(config, num_phonemes=args.num_phonemes, num_categories=len(labels.CATEGORIES),
                      rngs=nnx.Rngs(params=0, dropout=1))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    batch = random_batch(args.batch_size, args.frames)
 
     def step(params: nnx.State, rest: nnx.State, batch: dict) -> tuple[jax.Array, jax.Array]:
         """Loss and gradient norm (returning a reduction keeps XLA from dropping the backward pass)."""
         loss, grads = nnx.value_and_grad(stand_in_loss)(nnx.merge(graphdef, params, rest), batch)
         return loss, optax.tree.norm(grads)
 
+    return model, jax.jit(step), (params, rest, random_batch(args.batch_size, args.frames))
+
+
+def bench_size(size: str, args: argparse.Namespace) -> BenchRow:
+    """Builds, compiles and times one size; returns its row."""
+    model, step, step_args = _model_and_step(size, args)
+    params, rest, batch = step_args
     start = time.perf_counter()
-    compiled = jax.jit(step).lower(params, rest, batch).compile()
+    compiled = step.lower(*step_args).compile()
     compile_s = time.perf_counter() - start
-    cost = compiled.cost_analysis()
+    _, unrolled, unrolled_args = _model_and_step(size, args, scan_unroll=model.encoder.num_layers)
+    cost = unrolled.lower(*unrolled_args).cost_analysis()
     flops = (cost[0] if isinstance(cost, list) else cost)["flops"]
 
     jax.block_until_ready(compiled(params, rest, batch))  # warm-up

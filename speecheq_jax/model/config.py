@@ -53,6 +53,9 @@ def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
             # What the backward pass recomputes in each scanned block: "none" (store every
             # activation; fastest when memory allows), "dots" (keep matmul outputs) or "full".
             "remat": "none",
+            # Blocks per iteration of the layer scan: 1 compiles one block whatever the depth;
+            # num_layers unrolls them all (XLA then sees, and counts the FLOPs of, every layer).
+            "scan_unroll": 1,
         }
     )
 

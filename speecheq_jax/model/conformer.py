@@ -137,6 +137,7 @@ class ConformerEncoder(nnx.Module):
         self.blocks = stacked_blocks(jax.random.split(rngs.params(), config.num_layers))
         self.num_layers = config.num_layers
         self.remat = config.remat
+        self.scan_unroll = config.scan_unroll
         self.dropout_rngs = rngs["dropout"].fork()
         self.uses_dropout = config.dropout > 0 or config.attention_dropout > 0
         self.deterministic = False  # set by model.train() / model.eval(), like nnx.Dropout's
@@ -152,9 +153,10 @@ class ConformerEncoder(nnx.Module):
 
         if self.uses_dropout and not self.deterministic:
             run_layers = nnx.scan(lambda x, block, key: layer(block, x, key), in_axes=(nnx.Carry, 0, 0),
-                                  out_axes=nnx.Carry)
+                                  out_axes=nnx.Carry, unroll=self.scan_unroll)
             x = run_layers(x, self.blocks, jax.random.split(self.dropout_rngs(), self.num_layers))
         else:  # no dropout: no key is drawn, so evaluation traces no random op and never advances the stream
-            run_layers = nnx.scan(lambda x, block: layer(block, x, None), in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+            run_layers = nnx.scan(lambda x, block: layer(block, x, None), in_axes=(nnx.Carry, 0), out_axes=nnx.Carry,
+                                  unroll=self.scan_unroll)
             x = run_layers(x, self.blocks)
         return jnp.where(mask[..., None], x, jnp.zeros((), x.dtype)), mask

@@ -65,3 +65,14 @@ def test_dropout_differs_between_layers_and_steps():
     again = model(batch).category_logits
     nnx.reseed(model, dropout=11)
     np.testing.assert_array_equal(model(batch).category_logits, again)
+
+
+def test_unrolled_scan_computes_the_same():
+    batch = random_batch([40, 29], 40)
+    outputs = []
+    for unroll in (1, 2):
+        model = SpeechEQ(small_config(scan_unroll=unroll), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES,
+                         rngs=nnx.Rngs(0))
+        model.eval()
+        outputs.append(np.asarray(model(batch).category_logits))
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)
