@@ -16,26 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
-from speecheq_jax.model import ModelOutput, SpeechEQ
+from speecheq_jax.model import SpeechEQ
+from speecheq_jax.model.speecheq import prediction_outputs
 
 Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]
-
-
-def prediction_outputs(output: ModelOutput) -> dict[str, jax.Array]:
-    """ModelOutput -> what prediction reports: probabilities, intensity, CTC frame argmax, out_mask."""
-    outputs = {"out_mask": output.out_mask}
-    if output.category_logits is not None:
-        outputs["category_prob"] = jax.nn.softmax(output.category_logits, axis=-1)
-    if output.intensity is not None:
-        outputs["intensity"] = output.intensity
-    if output.gender_logits is not None:
-        outputs["gender_prob"] = jax.nn.softmax(output.gender_logits, axis=-1)
-    if output.phoneme_logits is not None:
-        outputs["phoneme_ids"] = jnp.argmax(output.phoneme_logits, axis=-1).astype(jnp.int32)
-    return outputs
 
 
 def make_forward(model: SpeechEQ) -> Forward:

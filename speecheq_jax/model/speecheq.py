@@ -93,3 +93,17 @@ class SpeechEQ(nnx.Module):
             gender_logits=utterance.get("gender"),
             phoneme_logits=self.phoneme_head(frames) if self.phoneme_head is not None else None,
         )
+
+
+def prediction_outputs(output: ModelOutput) -> dict[str, jax.Array]:
+    """ModelOutput -> what prediction reports: probabilities, intensity, CTC frame argmax, out_mask."""
+    outputs = {"out_mask": output.out_mask}
+    if output.category_logits is not None:
+        outputs["category_prob"] = jax.nn.softmax(output.category_logits, axis=-1)
+    if output.intensity is not None:
+        outputs["intensity"] = output.intensity
+    if output.gender_logits is not None:
+        outputs["gender_prob"] = jax.nn.softmax(output.gender_logits, axis=-1)
+    if output.phoneme_logits is not None:
+        outputs["phoneme_ids"] = jnp.argmax(output.phoneme_logits, axis=-1).astype(jnp.int32)
+    return outputs

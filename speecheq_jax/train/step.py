@@ -18,6 +18,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from speecheq_jax.model.speecheq import prediction_outputs
 from speecheq_jax.train import losses as losses_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.state import TrainState
@@ -86,16 +87,7 @@ def make_eval_step(train_state: TrainState, config: ml_collections.ConfigDict, m
                 name = key[len("count_"):]
                 sums[f"loss_{name}"] = metrics[f"loss_{name}"] * metrics[key]
                 sums[key] = metrics[key]
-        outputs = {"out_mask": output.out_mask}
-        if output.category_logits is not None:
-            outputs["category_prob"] = jax.nn.softmax(output.category_logits, axis=-1)
-        if output.intensity is not None:
-            outputs["intensity"] = output.intensity
-        if output.gender_logits is not None:
-            outputs["gender_prob"] = jax.nn.softmax(output.gender_logits, axis=-1)
-        if output.phoneme_logits is not None:
-            outputs["phoneme_ids"] = jnp.argmax(output.phoneme_logits, axis=-1).astype(jnp.int32)
-        return outputs, sums
+        return prediction_outputs(output), sums
 
     return jax.jit(
         step,
