@@ -195,13 +195,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     window, window_step = _Window(), start + 1
     train_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
+    notified = False
     with Preemption() as preemption:
         for step in range(start + 1, num_steps + 1):
             state, metrics = train_step(state, window.next_batch(batches))
             pending.append(metrics)
             bar.update(1)
             at_eval = step % config.train.eval_every == 0 or step == num_steps
-            preempted = preemption.reached(step)
+            # Sticky until a whole update: `grouped` reads an accumulation group's batches ahead.
+            notified = preemption.reached(step) or notified
+            preempted = notified and step % accumulate == 0
             save = at_eval or preempted or step % config.train.checkpoint_every == 0
             if step % config.train.log_every == 0 or save:  # never save an unchecked state
                 host = jax.device_get(pending)
