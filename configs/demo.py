@@ -26,4 +26,5 @@ def get_config(arg: str | None = None):
     config.train.num_steps = int(arg.steps)
     config.train.log_every = 50
     config.train.eval_every = 200
+    config.train.checkpoint_every = 100
     return config

@@ -61,6 +61,8 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     })
     config.train = ml_collections.ConfigDict({
         "num_steps": 20_000, "log_every": 50, "eval_every": 1000,
+        # A checkpoint without validation metrics (for resume only) between validations.
+        "checkpoint_every": 500,
         "keep_latest": 2, "keep_best": 1,
         # Model selection: validation only. Keys are flattened metrics (eval.run.flatten), e.g.
         # "valid/overall/eq", "valid/overall/phoneme/per"; the direction follows from the name

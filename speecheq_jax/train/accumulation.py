@@ -30,7 +30,7 @@ def check_schedule(config: ml_collections.ConfigDict) -> None:
     k = int(config.optim.accumulate)
     if k < 1:
         raise ConfigError(f"optim.accumulate = {k}; expected >= 1")
-    for key in ("eval_every", "num_steps"):
+    for key in ("eval_every", "checkpoint_every", "num_steps"):
         if int(config.train[key]) % k:
             raise ConfigError(f"train.{key} = {config.train[key]} is not a multiple of optim.accumulate = {k}: "
                              "validation and checkpoints must fall on whole updates")

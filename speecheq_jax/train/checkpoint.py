@@ -3,7 +3,9 @@
 Orbax's `max_to_keep` together with `best_fn` keeps the N best and may delete
 the newest step, so a run could not resume. The preservation
 policy here is explicit: keep a step if it is among the latest
-`keep_latest` OR among the best `keep_best` by `best_metric`.
+`keep_latest` OR among the best `keep_best` by `best_metric`. Steps saved
+without metrics (`train.checkpoint_every`, preemption) count among the
+latest only: they are never "best".
 
 Each step directory holds the train state (model, task log-variances,
 optimizer), the training iterator's state (Grain, so a resumed run sees
@@ -106,13 +108,15 @@ class Checkpointer:
             raise KeyError(f"best metric {self.best_metric!r} not among the checkpoint's metrics {sorted(metrics)}")
         return float(metrics[self.best_metric])
 
-    def save(self, step: int, state, data_iterator: Any | None, metrics: dict[str, float],
+    def save(self, step: int, state, data_iterator: Any | None, metrics: dict[str, float] | None,
              model_card: dict[str, Any] | None = None) -> None:
         """Saves state (+ iterator state) at `step` with its validation metrics and the model card.
 
-        Raises BestMetricError (nothing saved) when `metrics` lacks the best metric.
+        `metrics=None` (a periodic or preemption checkpoint, no validation): kept while among the
+        latest `keep_latest`, never chosen as best. Raises BestMetricError (nothing saved) when
+        `metrics` lacks the best metric.
         """
-        if self.best_metric not in metrics:
+        if metrics is not None and self.best_metric not in metrics:
             computed = sorted(k for k in metrics if "/corpora/" not in k)
             raise BestMetricError(f"train.best_metric={self.best_metric!r} is not computed by this run; "
                                   f"it computes {computed} (and per-corpus versions)")

@@ -5,9 +5,15 @@ collects the step's device metrics, and only at logging boundaries moves them
 to the host, checks them for NaN/Inf, and writes them. Validation runs every
 `train.eval_every` steps; each validation is followed by a checkpoint saved
 with its metrics, so the best step by the validation metric is kept beside
-the latest ones. At the end the best checkpoint (by VALIDATION, never test)
-is evaluated on the test split and the report is written.
+the latest ones. Every `train.checkpoint_every` steps a checkpoint without
+metrics is saved too (kept among the latest, never chosen as best). Before
+any checkpoint the metrics of every step since the last check are moved to
+the host and checked, so a non-finite state is never saved. At the end the
+best checkpoint (by VALIDATION, never test) is evaluated on the test split
+and the report is written.
 
+Preemption (`Preemption`): SIGTERM, or JAX's preemption notice on multi-host,
+makes the loop save a checkpoint at the step it reached and return None.
 Restarting the same command resumes from the latest checkpoint: parameters,
 optimizer, and the data iterator's position.
 """
@@ -15,6 +21,8 @@ optimizer, and the data iterator's position.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -96,8 +104,51 @@ def _check_finite(host_metrics: list[dict], first_step: int, last_good: int | No
                 f"Training stopped; last good checkpoint: {where}.")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
-    """Trains, validates, checkpoints; returns the test metrics of the best checkpoint."""
+class Preemption:
+    """Whether training must stop now: SIGTERM on one process, JAX's preemption sync point on several.
+
+    One process: a SIGTERM handler only sets a flag (no work inside a signal handler); the loop reads
+    it between steps. Several processes: each may get the notice at a different step, so they
+    agree through `multihost_utils.reached_preemption_sync_point(step)`, which the loop calls at
+    every step and which is True at the same step on every process; JAX's preemption sync
+    manager (set up by `jax.distributed.initialize` while `jax_enable_preemption_service` is on,
+    the default) listens for SIGTERM itself. With that service turned off nothing is installed and
+    SIGTERM ends the processes as it would without this class. Use as a context manager around the
+    training steps only: before the first step there is nothing to save, and after the last the
+    default handler is back.
+    """
+
+    def __init__(self):
+        self.multihost = jax.process_count() > 1
+        self.enabled = not self.multihost or bool(jax.config.jax_enable_preemption_service)
+        self._notified = threading.Event()
+        self._previous = None
+
+    def __enter__(self) -> "Preemption":
+        if self.multihost and not self.enabled:
+            log.warning("jax_enable_preemption_service is off: SIGTERM will stop training without a checkpoint")
+        elif not self.multihost and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, lambda signum, frame: self._notified.set())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def reached(self, step: int) -> bool:
+        """Called once per step, on every process, after `step` ran: save at `step` and stop?"""
+        if self.multihost:
+            return self.enabled and multihost_utils.reached_preemption_sync_point(step)
+        return self._notified.is_set()
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict | None:
+    """Trains, validates, checkpoints; returns the test metrics of the best checkpoint.
+
+    Returns None when preempted: a checkpoint at the step reached is saved and rerunning the same
+    command resumes from it.
+    """
     accumulation.check_schedule(config)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -144,29 +195,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     window, window_step = _Window(), start + 1
     train_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
-    for step in range(start + 1, num_steps + 1):
-        state, metrics = train_step(state, window.next_batch(batches))
-        pending.append(metrics)
-        bar.update(1)
-        at_eval = step % config.train.eval_every == 0 or step == num_steps
-        if step % config.train.log_every == 0 or at_eval:
-            host = jax.device_get(pending)
-            _check_finite(host, window_step, last_good, workdir)
-            scalars = window.summarize(host)
-            writer.write(step, scalars)
-            bar.set_postfix(loss=f"{scalars['train/loss']:.3f}")
-            log.info(format_line(step, scalars, _CONSOLE_KEYS))
-            pending, window_step = [], step + 1
-            window.reset()
-        if at_eval:
-            valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", spec.categories, step=step)
-            scalars = eval_run.flatten(valid, prefix="valid")
-            writer.write(step, scalars)
-            ckpt.save(step, state, train_iter, scalars, card)
-            last_good = step
-            window.reset()  # throughput and utilisation figures are of training steps only
+    notified = False
+    with Preemption() as preemption:
+        for step in range(start + 1, num_steps + 1):
+            state, metrics = train_step(state, window.next_batch(batches))
+            pending.append(metrics)
+            bar.update(1)
+            at_eval = step % config.train.eval_every == 0 or step == num_steps
+            # Sticky until a whole update: `grouped` reads an accumulation group's batches ahead.
+            notified = preemption.reached(step) or notified
+            preempted = notified and step % accumulate == 0
+            save = at_eval or preempted or step % config.train.checkpoint_every == 0
+            if step % config.train.log_every == 0 or save:  # never save an unchecked state
+                host = jax.device_get(pending)
+                _check_finite(host, window_step, last_good, workdir)
+                scalars = window.summarize(host)
+                writer.write(step, scalars)
+                bar.set_postfix(loss=f"{scalars['train/loss']:.3f}")
+                log.info(format_line(step, scalars, _CONSOLE_KEYS))
+                pending, window_step = [], step + 1
+                window.reset()
+            if at_eval:
+                valid = eval_run.evaluate_split(eval_step, state, config, mesh, "valid", spec.categories, step=step)
+                scalars = eval_run.flatten(valid, prefix="valid")
+                writer.write(step, scalars)
+                ckpt.save(step, state, train_iter, scalars, card)
+            elif save:
+                ckpt.save(step, state, train_iter, None, card)
+            if save:
+                last_good = step
+                window.reset()  # throughput and utilisation figures are of training steps only
+            if preempted:
+                break
     bar.close()
-    log.info("train: steps %d-%d in %.1f s", start + 1, num_steps, time.perf_counter() - train_start)
+    reached = step if start < num_steps else start
+    log.info("train: steps %d-%d in %.1f s", start + 1, reached, time.perf_counter() - train_start)
     writer.close()
     ckpt.close()
+    if reached < num_steps:
+        log.warning("preempted: checkpoint saved at step %d; rerun the same command to resume", reached)
+        return None
     return eval_run.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))

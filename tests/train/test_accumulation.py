@@ -72,3 +72,7 @@ def test_checkpoints_must_fall_on_whole_updates():
     config.train.eval_every = 6
     with pytest.raises(ConfigError, match="train.eval_every = 6 is not a multiple of optim.accumulate = 4"):
         accumulation.check_schedule(config)
+    config.train.eval_every = 8
+    config.train.checkpoint_every = 10
+    with pytest.raises(ConfigError, match="train.checkpoint_every = 10 is not a multiple of optim.accumulate = 4"):
+        accumulation.check_schedule(config)

@@ -66,3 +66,16 @@ def test_a_run_without_category_head_selects_on_a_metric_it_computes(tmp_path):
     assert checkpoint_lib.best_metric_name(config) == "valid/overall/category/ua"
     config.train.best_metric = "valid/overall/eq"
     assert checkpoint_lib.best_metric_name(config) == "valid/overall/eq"
+
+
+def test_steps_saved_without_metrics_are_kept_as_latest_and_never_best(tmp_path):
+    ckpt = checkpoint_lib.Checkpointer(tmp_path, best_metric="valid/overall/category/ua", keep_latest=2, keep_best=1)
+    for step, metrics in [(1, {"valid/overall/category/ua": 0.4}), (2, {"valid/overall/category/ua": 0.7}),
+                          (3, None), (4, {"valid/overall/category/ua": 0.5}), (5, None), (6, None)]:
+        ckpt.save(step, {"w": jnp.full(2, float(step))}, None, metrics)
+    assert sorted(ckpt.manager.all_steps()) == [2, 5, 6]  # best by UA + the latest two
+    assert ckpt.resolve("best") == 2 and ckpt.resolve("latest") == 6
+    ckpt.close()
+    reopened = checkpoint_lib.Checkpointer(tmp_path, best_metric="valid/overall/category/ua", keep_latest=2)
+    assert reopened.resolve("best") == 2 and reopened.latest_step() == 6
+    reopened.close()
