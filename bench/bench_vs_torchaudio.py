@@ -14,8 +14,8 @@ faster.
 
 Each side runs in its own worker process (started by this one run, driven step by step), as a
 user runs one framework per process, and each timed step starts after `--gap` idle seconds: right
-after a torch step its OpenMP threads keep spinning on the cores the next step needs (measured
-here at size S: our step took 2.68 s straight after a torch step, 1.76 s after a 2 s pause).
+after a torch step its OpenMP threads keep spinning on the cores the next step needs, which
+slows whichever step comes next.
 `--one-process` runs both in this process instead, and `--gap 0` drops the pause, to show that.
 
     pip install -r bench/requirements.txt        # torch + torchaudio, bench only
