@@ -27,7 +27,9 @@ from tqdm import tqdm
 
 from speecheq_jax import labels
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model import SIZES, SpeechEQ, count_params, default_model_config
+from speecheq_jax.model.config import SIZES, default_model_config
+from speecheq_jax.model.params import count_params
+from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.model.frontend import SUBSAMPLING
 
 

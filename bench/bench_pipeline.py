@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from speecheq_jax.data.config import default_data_config
 from speecheq_jax.data import buckets, pipeline, prepare, synth
 
 
@@ -41,7 +42,7 @@ def main() -> None:
     total = sum(prepared.split_sizes.values())
     print(f"preparation: {total} utterances in {elapsed:.1f} s = {total / elapsed:.1f} utt/s")
 
-    config = pipeline.default_data_config()
+    config = default_data_config()
     config.data_dir, config.batch_size, config.synth = str(data_dir), args.batch_size, params
     config.corpora = [{"name": "seqd_synth", "root": str(raw), "fold": None, "protocol": None, "weight": 1.0}]
     iterator = pipeline.make_train_iterator(config, None)

@@ -37,7 +37,7 @@ import numpy as np
 
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model import SIZES
+from speecheq_jax.model.config import SIZES
 from speecheq_jax.model.frontend import SUBSAMPLING
 
 NUM_PHONEMES = 64

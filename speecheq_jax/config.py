@@ -14,8 +14,8 @@ from collections.abc import Mapping
 import ml_collections
 from ml_collections import config_dict
 
-from speecheq_jax.data.pipeline import default_data_config
-from speecheq_jax.model import default_model_config
+from speecheq_jax.data.config import default_data_config
+from speecheq_jax.model.config import default_model_config
 from speecheq_jax.model.config import HEAD_NAMES
 
 

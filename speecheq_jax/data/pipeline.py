@@ -60,27 +60,6 @@ _EPOCHS_AHEAD = 1 << 30
 """Training is endless: the batch-number source is this many epochs long."""
 
 
-def default_data_config() -> ml_collections.ConfigDict:
-    """Defaults of `config.data`; experiment configs start from this and override."""
-    return ml_collections.ConfigDict({
-        "data_dir": "~/speecheq_data",
-        "corpora": [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}],
-        "label_options": {},
-        "synth": {"num": 1000, "seed": 0, "langs": ["cmn", "eng"]},
-        "batch_size": 16,
-        "buckets": (192, 256, 320, 384, 512, 768),
-        "shuffle_window": 1024,
-        "specaugment": dataclasses.asdict(SpecAugmentConfig()),
-        "seed": 0,
-        "worker_count": 0,
-        "prefetch": 2,
-        # ESD's 'official' split shares speakers across train/valid/test: refused unless set.
-        "allow_speaker_dependent": False,
-        # Preparation excludes (and names) files it cannot use; strict makes any of them an error.
-        "strict": False,
-    })
-
-
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
     """What the model, losses and prediction need to know about the data.

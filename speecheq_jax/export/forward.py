@@ -18,7 +18,7 @@ from collections.abc import Callable
 import jax
 from flax import nnx
 
-from speecheq_jax.model import SpeechEQ
+from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.model.speecheq import prediction_outputs
 
 Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from speecheq_jax.data import pipeline
 from speecheq_jax.data.prepare import prepare_all
 from speecheq_jax.eval import run as eval_run
-from speecheq_jax.model import count_params
+from speecheq_jax.model.params import count_params
 from speecheq_jax.model_card import build_card, write_card
 from speecheq_jax.train import accumulation
 from speecheq_jax.train import checkpoint as checkpoint_lib

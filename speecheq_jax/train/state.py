@@ -19,7 +19,7 @@ import ml_collections
 from flax import nnx
 from jax.sharding import Mesh
 
-from speecheq_jax.model import SpeechEQ
+from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.losses import TASKS
 from speecheq_jax.train.optimizer import make_optimizer

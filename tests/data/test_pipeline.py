@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from speecheq_jax.data.config import default_data_config
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.data import buckets, features, pipeline, prepare
 from tests.data.test_builders import make_manifest_corpus
@@ -21,7 +22,7 @@ def config(tmp_path_factory):
     root = make_manifest_corpus(tmp_path_factory.mktemp("raw"), per_speaker=6)
     data_dir = tmp_path_factory.mktemp("data")
     prepare.prepare("manifest", data_dir, root=root, progress=False)
-    cfg = pipeline.default_data_config()
+    cfg = default_data_config()
     cfg.data_dir = str(data_dir)
     cfg.corpora = [{"name": "manifest", "root": str(root), "fold": None, "protocol": None, "weight": 1.0}]
     cfg.batch_size = 4
@@ -175,7 +176,7 @@ def test_unalignable_phonemes_are_masked_not_bucketed(tmp_path, caplog):
     valid[1]["phonemes"] = ["a"] * encoder[1]  # L = T', T' - 1 repeats
     valid[2]["phonemes"] = ["a", "b"] * (encoder[2] // 2) + ["a"] * (encoder[2] % 2)  # L = T', no repeat
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = pipeline.default_data_config()
+    cfg = default_data_config()
     cfg.data_dir = str(tmp_path / "data")
     prepare.prepare("manifest", cfg.data_dir, root=root, progress=False)
     cfg.corpora = [{"name": "manifest", "root": str(root), "fold": None, "protocol": None, "weight": 1.0}]

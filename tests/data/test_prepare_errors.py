@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from tensorflow_datasets.core import file_adapters
 
+from speecheq_jax.data.config import default_data_config
 from speecheq_jax.data import pipeline, prepare
 from speecheq_jax.data.errors import DataError, StrictExclusionError
 from speecheq_jax.eval.run import write_label_mapping
@@ -27,7 +28,7 @@ def defective(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 
 def _data_config(data_dir: Path, root: Path):
-    config = pipeline.default_data_config()
+    config = default_data_config()
     config.data_dir = str(data_dir)
     config.corpora = [{"name": "cremad", "root": str(root), "fold": None, "protocol": None, "weight": 1.0}]
     return config

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model import SpeechEQ
+from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.model.conformer import DepthwiseConv1D
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 

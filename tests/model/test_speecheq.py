@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model import HEAD_NAMES, ModelOutput, SpeechEQ
+from speecheq_jax.model.config import HEAD_NAMES
+from speecheq_jax.model.speecheq import ModelOutput, SpeechEQ
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.config import base_config
-from speecheq_jax.model import SpeechEQ
+from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.train import optimizer
 
 pytestmark = pytest.mark.unit

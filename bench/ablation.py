@@ -1,0 +1,166 @@
+"""Does multitask training help the emotion category? Six arms x several seeds on SEQD-synth.
+
+Arms (all on the README's main job, configs/demo.py: same generated corpus, same
+speaker-disjoint folds, same steps, schedule and model; only the heads and the
+task weighting change):
+
+  category            the category head alone
+  +intensity          category + intensity
+  +phoneme            category + phoneme (CTC, weight 3.0 as in the demo)
+  +gender             category + gender
+  all four            the four heads, static weights (the demo)
+  all four, uncert.   the four heads, learned uncertainty weighting (Kendall et al. 2018)
+
+Every run is the main job itself (`python -m speecheq_jax.main`, one subprocess per
+run): checkpoint chosen on validation UA, scored once on the held-out TEST speakers.
+Writes to --out:
+  ablation.json   every run: arm, seed, wall seconds, all overall test metrics
+  ablation.md     mean +- std per arm; per-seed paired differences (UA, macro-F1)
+                  against "category" with a bootstrap 95% interval over seeds
+  ablation.png    per-arm means with every seed's value
+
+Resumable: a run whose metrics.json holds a test evaluation is not run again, so the
+same command after an interruption finishes the rest. Progress (run i of n, elapsed,
+estimated time left) goes to stderr; each run's log is <out>/<arm>/seed<N>/main.log.
+
+    python bench/ablation.py                      # 6 arms x 3 seeds
+    python bench/ablation.py --seeds 0 1 2 3 4    # more seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from speecheq_jax.eval import compare
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# arm -> command-line overrides of configs/demo.py
+ARMS: dict[str, tuple[str, ...]] = {
+    "category": ("--config.model.heads=('category',)",),
+    "+intensity": ("--config.model.heads=('category','intensity')",),
+    "+phoneme": ("--config.model.heads=('category','phoneme')",),
+    "+gender": ("--config.model.heads=('category','gender')",),
+    "all four": (),
+    "all four, uncert.": ("--config.tasks.weighting=uncertainty",),
+}
+REFERENCE = "category"
+TABLE_METRICS = (("category/ua", "UA"), ("category/wa", "WA"), ("category/macro_f1", "macro-F1"),
+                 ("eq", "EQ"), ("intensity/ccc", "intensity CCC"), ("phoneme/per", "PER"),
+                 ("gender/accuracy", "gender acc"))
+PAIRED_ON = ("category/ua", "category/macro_f1")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/demo.py", help="the experiment every arm starts from")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--data_dir", default=None, help="prepared datasets (default: the config's data_dir)")
+    return parser.parse_args()
+
+
+def run_dir(out: Path, arm: str, seed: int) -> Path:
+    """<out>/<arm as a folder name>/seed<N>."""
+    slug = arm.replace("+", "plus_").replace(", ", "_").replace(".", "").replace(" ", "_")
+    return out / slug / f"seed{seed}"
+
+
+def test_metrics(workdir: Path) -> dict[str, float] | None:
+    """The overall test metrics of a finished run (scalars only), or None if it has not finished."""
+    path = workdir / "metrics.json"
+    if not path.exists():
+        return None
+    overall = json.loads(path.read_text()).get("test", {}).get("overall")
+    if overall is None:
+        return None
+    return {k: float(v) for k, v in overall.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def train(args: argparse.Namespace, arm: str, seed: int, workdir: Path) -> float:
+    """Runs the main job for one arm and seed; returns its wall seconds. A failed run stops the ablation."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "speecheq_jax.main", "--config", args.config, "--workdir", str(workdir),
+               f"--config.seed={seed}", *ARMS[arm]]
+    if args.data_dir:
+        command.append(f"--config.data.data_dir={args.data_dir}")
+    start = time.perf_counter()
+    with open(workdir / "main.log", "w") as log:
+        done = subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        sys.exit(f"ablation: {arm} seed {seed} failed (exit {done.returncode}); see {workdir / 'main.log'}")
+    return time.perf_counter() - start
+
+
+def comparable(runs: list[dict]) -> list[dict]:
+    """The runs with EQ dropped where the arm has no intensity head.
+
+    Without intensity predictions EQ falls back to EQ@1, which IS the UA, so listing it beside
+    the intensity arms' EQ (which averages EQ@1..3) would compare different quantities.
+    """
+    return [{**run, "metrics": {k: v for k, v in run["metrics"].items()
+                                if k != "eq" or "intensity/n" in run["metrics"]}} for run in runs]
+
+
+def machine() -> str:
+    """'<cpu model>, <n> cores' for the record."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def main() -> None:
+    args = parse_args()
+    out = (ROOT / args.out) if not Path(args.out).is_absolute() else Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "ablation.json"
+    previous = json.loads(record_path.read_text())["runs"] if record_path.exists() else []
+    wall = {(r["arm"], r["seed"]): r["wall_s"] for r in previous}
+    plan = [(arm, seed) for seed in args.seeds for arm in args.arms]
+    runs, started, trained = [], time.perf_counter(), 0
+    for i, (arm, seed) in enumerate(plan, 1):
+        workdir = run_dir(out, arm, seed)
+        metrics = test_metrics(workdir)
+        if metrics is None:
+            left = len(plan) - i + 1
+            eta = "" if not trained else f", about {(time.perf_counter() - started) / trained * left / 60:.0f} min left"
+            print(f"[ablation] run {i}/{len(plan)}: {arm}, seed {seed}{eta}", file=sys.stderr, flush=True)
+            wall[(arm, seed)] = train(args, arm, seed, workdir)
+            trained += 1
+            metrics = test_metrics(workdir)
+            if metrics is None:
+                sys.exit(f"ablation: {arm} seed {seed} wrote no test metrics; see {workdir / 'main.log'}")
+            print(f"[ablation]   UA {metrics.get('category/ua', float('nan')):.3f} in "
+                  f"{wall[(arm, seed)]:.0f} s", file=sys.stderr, flush=True)
+        runs.append({"arm": arm, "seed": seed, "wall_s": round(wall.get((arm, seed), float("nan")), 1),
+                     "workdir": str(workdir.relative_to(out)), "metrics": metrics})
+        record = {"config": args.config, "arms": {a: list(ARMS[a]) for a in args.arms}, "seeds": args.seeds,
+                  "machine": machine(), "date": time.strftime("%Y-%m-%d"), "split": "test", "runs": runs}
+        record_path.write_text(json.dumps(record, indent=1) + "\n")
+    table = compare.markdown_table(comparable(runs), TABLE_METRICS, reference=REFERENCE, paired_on=PAIRED_ON)
+    total = sum(r["wall_s"] for r in runs)
+    header = (f"# Multitask ablation: {args.config}, {len(args.arms)} arms x {len(args.seeds)} seeds, held-out "
+              f"test speakers\n\nMachine: {machine()}; {len(runs)} runs, {total / 60:.0f} min of training runs "
+              f"(each the full main job: compile, train, validate, test).\n\n")
+    (out / "ablation.md").write_text(header + table)
+    compare.plot_arms(runs, [("category/ua", "test UA"), ("category/macro_f1", "test macro-F1")], str(out / "ablation.png"))
+    print(header + table)
+    print(f"wrote {record_path}, {out / 'ablation.md'}, {out / 'ablation.png'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
