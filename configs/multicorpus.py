@@ -1,7 +1,8 @@
 """The unified setting: one model over several corpora mixed by weight.
 
-Roots come from the command line; the defaults mix SEQD-synth (generated)
-with the real corpora whose roots are given, e.g.
+Built from the corpus registry: every corpus that generates itself
+(SEQD-synth) is in, and every other registered corpus whose root the command
+line gives, e.g.
   python -m speecheq_jax.main --config configs/multicorpus.py:iemocap=/data/IEMOCAP,cremad=/data/CREMA-D \
       --workdir runs/multi
 Every corpus keeps its own evaluation protocol (fold 1 of each by default);
@@ -14,19 +15,20 @@ CASIA (no transcripts); gender on all (ESD's two unknown speakers masked).
 """
 
 from speecheq_jax.config import base_config, parse_arg
+from speecheq_jax.data.corpora import registry
 from speecheq_jax.model.config import HEAD_NAMES
 
-_REAL = ("iemocap", "casia", "esd", "ravdess", "cremad")
+_GIVEN = tuple(name for name, spec in registry.SPECS.items() if spec.needs_root)
+_GENERATED = tuple(name for name, spec in registry.SPECS.items() if not spec.needs_root)
 
 
 def get_config(arg: str | None = None):
-    arg = parse_arg(arg, size="S", **{name: "" for name in _REAL})
+    arg = parse_arg(arg, size="S", **{name: "" for name in _GIVEN})
     config = base_config(arg.size)
     config.name = f"multicorpus-{arg.size}"
-    corpora = [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}]
-    corpora += [{"name": name, "root": arg[name], "fold": None, "protocol": None, "weight": 1.0}
-                for name in _REAL if arg[name]]
-    config.data.corpora = corpora
+    roots = {name: None for name in _GENERATED} | {name: arg[name] for name in _GIVEN if arg[name]}
+    config.data.corpora = [{"name": name, "root": root, "fold": None, "protocol": None, "weight": 1.0}
+                           for name, root in roots.items()]
     config.model.heads = HEAD_NAMES
     # IEMOCAP's intensity target is its arousal (dimensional; it never enters EQ@k).
     config.data.label_options = {"iemocap_arousal": True}

@@ -1,7 +1,8 @@
 """The unified label space: one taxonomy, explicit per-corpus maps, one intensity scale.
 
-SpeechEQ trains one model on corpora whose labels differ. Every corpus is
-mapped here, and only here, onto:
+SpeechEQ trains one model on corpora whose labels differ. Each corpus module
+declares its native codes in a `CorpusLabels` (its part of the registry's
+`CorpusSpec`); the rules that map them live here, and only here, onto:
 
 * a category from `CATEGORIES` (or none: the example is dropped, or kept with
   its category masked, as `LabelOptions` says; either way it is counted);
@@ -33,48 +34,6 @@ GENDER_INDEX: dict[str, int] = {g: i for i, g in enumerate(GENDERS)}
 EQ_SCALES: tuple[int, ...] = (1, 2, 3)
 MISSING = -1
 """Integer / float value of a label an example does not carry (masked)."""
-
-CORPORA: tuple[str, ...] = ("iemocap", "casia", "esd", "ravdess", "cremad", "seqd_synth", "manifest")
-
-# Native category code -> unified category, or None when the code lies outside
-# the taxonomy (reason in _OUTSIDE_REASON). Options below may override a code.
-_CATEGORY_MAPS: dict[str, dict[str, str | None]] = {
-    "iemocap": {
-        "neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad",
-        "sur": "surprise", "fea": "fear", "dis": "disgust",
-        "fru": None, "oth": None, "xxx": None,
-    },
-    "casia": {
-        "neutral": "neutral", "happy": "happy", "angry": "angry", "sad": "sad",
-        "surprise": "surprise", "fear": "fear",
-    },
-    "esd": {
-        "Neutral": "neutral", "Happy": "happy", "Angry": "angry", "Sad": "sad", "Surprise": "surprise",
-    },
-    "ravdess": {
-        "01": "neutral", "02": "neutral", "03": "happy", "04": "sad", "05": "angry",
-        "06": "fear", "07": "disgust", "08": "surprise",
-    },
-    "cremad": {
-        "NEU": "neutral", "HAP": "happy", "ANG": "angry", "SAD": "sad", "FEA": "fear", "DIS": "disgust",
-    },
-    "seqd_synth": {name: name for name in CATEGORIES},
-    "manifest": {name: name for name in CATEGORIES},
-}
-_OUTSIDE_REASON: dict[tuple[str, str], str] = {
-    ("iemocap", "fru"): "frustrated is not in the taxonomy",
-    ("iemocap", "oth"): "'other' is not an emotion category",
-    ("iemocap", "xxx"): "annotators did not agree (xxx)",
-}
-
-# Native intensity scales: code -> level i of n. Corpora not listed have none.
-_INTENSITY_SCALES: dict[str, dict[str, int]] = {
-    "ravdess": {"01": 1, "02": 2},
-    "cremad": {"LO": 1, "MD": 2, "HI": 3},
-    "seqd_synth": {"1": 1, "2": 2, "3": 3},
-}
-_UNKNOWN_INTENSITY_CODES: dict[str, frozenset[str]] = {"cremad": frozenset({"XX"})}
-
 
 @dataclasses.dataclass(frozen=True)
 class LabelOptions:
@@ -136,37 +95,108 @@ class CategoryDecision:
     reason: str = ""
 
 
-def native_codes(corpus: str) -> tuple[str, ...]:
-    """The native category codes a corpus reader may meet."""
-    return tuple(_corpus_map(corpus))
+@dataclasses.dataclass(frozen=True)
+class OptionDrop:
+    """A native code that a label option can drop, e.g. IEMOCAP's excited under iemocap_exc='drop'.
 
-
-def _corpus_map(corpus: str) -> dict[str, str | None]:
-    if corpus not in _CATEGORY_MAPS:
-        raise ValueError(f"unknown corpus {corpus!r}; known: {CORPORA}")
-    return _CATEGORY_MAPS[corpus]
-
-
-def map_category(corpus: str, native: str, options: LabelOptions = LabelOptions()) -> CategoryDecision:
-    """Maps a corpus's native category code into the unified label space.
-
-    Raises ValueError for a code the corpus does not define (a reader passes
-    the file and line along); every other outcome is a decision to count.
+    Attributes:
+      code: the native category code.
+      what: its name in the reason, e.g. 'excited'.
+      option: the `LabelOptions` field; the code is dropped when it is 'drop'.
     """
-    table = _corpus_map(corpus)
-    if native not in table:
-        raise ValueError(f"unknown {corpus} emotion code {native!r}; known: {sorted(table)}")
-    unified = table[native]
-    if corpus == "iemocap" and native == "exc" and options.iemocap_exc == "drop":
-        return CategoryDecision(None, "drop", "excited dropped (iemocap_exc=drop)")
-    if corpus == "ravdess" and native == "02" and options.ravdess_calm == "drop":
-        return CategoryDecision(None, "drop", "calm dropped (ravdess_calm=drop)")
-    if unified is None:
-        reason = _OUTSIDE_REASON.get((corpus, native), f"{native} is not in the taxonomy")
-        return CategoryDecision(None, options.outside, reason)
-    if options.label_set is not None and unified not in options.label_set:
-        return CategoryDecision(None, options.outside, f"{unified} is outside label_set")
-    return CategoryDecision(unified, "keep")
+
+    code: str
+    what: str
+    option: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusLabels:
+    """One corpus's native label codes and how they enter the unified space.
+
+    Attributes:
+      categories: native category code -> unified category, or None when the
+        code lies outside the taxonomy (the label options decide drop / mask).
+      outside_reasons: native code -> why it lies outside (default: generic).
+      option_drops: codes a label option may drop.
+      intensity_scale: native intensity code -> level i of n; empty when the
+        corpus has no categorical intensity scale.
+      unknown_intensity: codes meaning "level not given" (masked, never a class).
+    """
+
+    categories: Mapping[str, str | None]
+    outside_reasons: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    option_drops: tuple[OptionDrop, ...] = ()
+    intensity_scale: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    unknown_intensity: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = sorted({c for c in self.categories.values() if c is not None} - set(CATEGORIES))
+        if unknown:
+            raise ValueError(f"category map targets {unknown} are not in the taxonomy {CATEGORIES}")
+
+    def native_codes(self) -> tuple[str, ...]:
+        """The native category codes a reader may meet."""
+        return tuple(self.categories)
+
+    def map_category(self, native: str, options: LabelOptions = LabelOptions()) -> CategoryDecision:
+        """Maps a native category code into the unified label space.
+
+        Raises ValueError for a code the corpus does not define (a reader passes
+        the file and line along); every other outcome is a decision to count.
+        """
+        if native not in self.categories:
+            raise ValueError(f"unknown emotion code {native!r}; known: {sorted(self.categories)}")
+        for drop in self.option_drops:
+            if native == drop.code and getattr(options, drop.option) == "drop":
+                return CategoryDecision(None, "drop", f"{drop.what} dropped ({drop.option}=drop)")
+        unified = self.categories[native]
+        if unified is None:
+            return CategoryDecision(None, options.outside,
+                                    self.outside_reasons.get(native, f"{native} is not in the taxonomy"))
+        if options.label_set is not None and unified not in options.label_set:
+            return CategoryDecision(None, options.outside, f"{unified} is outside label_set")
+        return CategoryDecision(unified, "keep")
+
+    @property
+    def intensity_levels(self) -> int | None:
+        """Number of levels n of the native categorical intensity scale, if any."""
+        return max(self.intensity_scale.values()) if self.intensity_scale else None
+
+    def map_intensity(self, category: str | None, code: str | None) -> float | None:
+        """Native intensity code -> [0, 1] (`level_intensity`); unknown or absent -> None.
+
+        Raises ValueError for a code that is neither on the scale nor one of
+        the declared unknown codes.
+        """
+        if category == "neutral":
+            return 0.0
+        if code is None or code in self.unknown_intensity or not self.intensity_scale:
+            return None
+        if code not in self.intensity_scale:
+            raise ValueError(f"unknown intensity code {code!r}; known: {sorted(self.intensity_scale)}")
+        return level_intensity(category, self.intensity_scale[code], self.intensity_levels)
+
+    @property
+    def supported_scales(self) -> tuple[int, ...]:
+        """Scales k at which the annotation supports EQ@k (k <= native levels)."""
+        return tuple(k for k in EQ_SCALES if k <= (self.intensity_levels or 1))
+
+    def describe(self, options: LabelOptions = LabelOptions()) -> dict[str, str]:
+        """The category mapping a run applies, for logs and summaries.
+
+        Returns native code -> unified category, or 'DROP (reason)' / 'MASK (reason)'.
+        """
+        out = {}
+        for code in self.native_codes():
+            decision = self.map_category(code, options)
+            out[code] = decision.category if decision.action == "keep" else f"{decision.action.upper()} ({decision.reason})"
+        return out
+
+
+def level_intensity(category: str | None, level: int, levels: int) -> float:
+    """Level i of a native n-level scale -> i / n on [0, 1]; neutral is 0 whatever its level."""
+    return 0.0 if category == "neutral" else level / levels
 
 
 def run_label_set(category_counts: Sequence[Mapping[str, int]]) -> tuple[str, ...]:
@@ -182,41 +212,6 @@ def run_label_set(category_counts: Sequence[Mapping[str, int]]) -> tuple[str, ..
       result[i]: nothing outside the run's data can be predicted.
     """
     return tuple(c for c in CATEGORIES if any(counts.get(c, 0) > 0 for counts in category_counts))
-
-
-def intensity_levels(corpus: str) -> int | None:
-    """Number of levels n of a corpus's native categorical intensity scale, if any."""
-    scale = _INTENSITY_SCALES.get(corpus)
-    return max(scale.values()) if scale else None
-
-
-def map_intensity(corpus: str, category: str | None, code: str | None) -> float | None:
-    """Native intensity code -> [0, 1]; neutral is 0; unknown or absent -> None.
-
-    Raises ValueError for a code that is neither on the corpus's scale nor one
-    of its declared "unknown" codes.
-    """
-    if category == "neutral":
-        return 0.0
-    if code is None or code in _UNKNOWN_INTENSITY_CODES.get(corpus, ()):
-        return None
-    scale = _INTENSITY_SCALES.get(corpus)
-    if scale is None:
-        return None
-    if code not in scale:
-        raise ValueError(f"unknown {corpus} intensity code {code!r}; known: {sorted(scale)}")
-    return scale[code] / max(scale.values())
-
-
-def arousal_to_intensity(arousal: float) -> float:
-    """IEMOCAP arousal on 1..5 -> [0, 1] as (a - 1) / 4 (dimensional target)."""
-    return float(min(max((arousal - 1.0) / 4.0, 0.0), 1.0))
-
-
-def supported_scales(corpus: str) -> tuple[int, ...]:
-    """Scales k at which a corpus's annotation supports EQ@k (k <= native levels)."""
-    levels = intensity_levels(corpus) or 1
-    return tuple(k for k in EQ_SCALES if k <= levels)
 
 
 def intensity_bin(intensity: np.ndarray | float, k: int) -> np.ndarray:
@@ -240,18 +235,6 @@ def joint_label(category: np.ndarray, intensity: np.ndarray, k: int, neutral: in
     is_neutral = np.zeros(category.shape, bool) if neutral is None else category == neutral
     bins = np.where(is_neutral, 0, intensity_bin(intensity, k))
     return category * k + bins
-
-
-def describe_mapping(corpus: str, options: LabelOptions = LabelOptions()) -> dict[str, str]:
-    """The category mapping a run applies to one corpus, for logs and summaries.
-
-    Returns native code -> unified category, or 'DROP (reason)' / 'MASK (reason)'.
-    """
-    out = {}
-    for code in native_codes(corpus):
-        decision = map_category(corpus, code, options)
-        out[code] = decision.category if decision.action == "keep" else f"{decision.action.upper()} ({decision.reason})"
-    return out
 
 
 def to_native_level(intensity: np.ndarray | float, levels: int) -> np.ndarray:

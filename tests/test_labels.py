@@ -1,36 +1,48 @@
-"""The unified label space: maps, options, intensity scales and joint labels."""
+"""The unified label space: maps (each corpus's, through the registry), options, intensity scales, joint labels."""
 
 import numpy as np
 import pytest
 
 from speecheq_jax import labels
+from speecheq_jax.data.corpora import registry
+from speecheq_jax.data.corpora.iemocap import arousal_to_intensity
 
 pytestmark = pytest.mark.unit
 
 
+def map_category(corpus, native, options=labels.LabelOptions()):
+    return registry.get(corpus).labels.map_category(native, options)
+
+
+def map_intensity(corpus, category, code):
+    return registry.get(corpus).labels.map_intensity(category, code)
+
+
 def test_iemocap_four_class_merges_excited_and_drops_the_rest():
     opts = labels.LabelOptions(label_set=("neutral", "happy", "angry", "sad"))
-    assert labels.map_category("iemocap", "exc", opts).category == "happy"
-    assert labels.map_category("iemocap", "hap", opts).category == "happy"
-    fru = labels.map_category("iemocap", "fru", opts)
+    assert map_category("iemocap", "exc", opts).category == "happy"
+    assert map_category("iemocap", "hap", opts).category == "happy"
+    fru = map_category("iemocap", "fru", opts)
     assert (fru.category, fru.action) == (None, "drop")
-    sur = labels.map_category("iemocap", "sur", opts)
+    sur = map_category("iemocap", "sur", opts)
     assert sur.action == "drop" and "label_set" in sur.reason
 
 
 def test_options_change_the_map():
-    assert labels.map_category("iemocap", "exc", labels.LabelOptions(iemocap_exc="drop")).action == "drop"
-    assert labels.map_category("ravdess", "02").category == "neutral"
-    assert labels.map_category("ravdess", "02", labels.LabelOptions(ravdess_calm="drop")).action == "drop"
-    masked = labels.map_category("cremad", "DIS", labels.LabelOptions(label_set=("angry",), outside="mask"))
+    assert map_category("iemocap", "exc", labels.LabelOptions(iemocap_exc="drop")).action == "drop"
+    assert map_category("ravdess", "02").category == "neutral"
+    assert map_category("ravdess", "02", labels.LabelOptions(ravdess_calm="drop")).action == "drop"
+    masked = map_category("cremad", "DIS", labels.LabelOptions(label_set=("angry",), outside="mask"))
     assert (masked.category, masked.action) == (None, "mask")
 
 
 def test_bad_codes_and_options_are_errors():
-    with pytest.raises(ValueError, match="unknown iemocap emotion code 'joy'"):
-        labels.map_category("iemocap", "joy")
-    with pytest.raises(ValueError, match="unknown corpus"):
-        labels.map_category("nope", "x")
+    with pytest.raises(ValueError, match="unknown emotion code 'joy'"):
+        map_category("iemocap", "joy")
+    with pytest.raises(ValueError, match="unknown corpus 'nope'"):
+        map_category("nope", "x")
+    with pytest.raises(ValueError, match=r"targets \['joy'\] are not in the taxonomy"):
+        labels.CorpusLabels(categories={"j": "joy"})
     with pytest.raises(ValueError, match="unknown label option"):
         labels.LabelOptions.from_mapping({"labelset": ["happy"]})
     with pytest.raises(ValueError, match="outside"):
@@ -38,22 +50,21 @@ def test_bad_codes_and_options_are_errors():
 
 
 def test_intensity_scales():
-    assert labels.map_intensity("ravdess", "happy", "01") == 0.5
-    assert labels.map_intensity("ravdess", "happy", "02") == 1.0
-    assert labels.map_intensity("cremad", "angry", "MD") == pytest.approx(2 / 3)
-    assert labels.map_intensity("cremad", "angry", "XX") is None
-    assert labels.map_intensity("cremad", "neutral", "XX") == 0.0
-    assert labels.map_intensity("casia", "angry", None) is None
-    assert labels.arousal_to_intensity(5.0) == 1.0 and labels.arousal_to_intensity(1.0) == 0.0
+    assert map_intensity("ravdess", "happy", "01") == 0.5
+    assert map_intensity("ravdess", "happy", "02") == 1.0
+    assert map_intensity("cremad", "angry", "MD") == pytest.approx(2 / 3)
+    assert map_intensity("cremad", "angry", "XX") is None
+    assert map_intensity("cremad", "neutral", "XX") == 0.0
+    assert map_intensity("casia", "angry", None) is None
+    assert arousal_to_intensity(5.0) == 1.0 and arousal_to_intensity(1.0) == 0.0
     with pytest.raises(ValueError, match="intensity code"):
-        labels.map_intensity("cremad", "angry", "ZZ")
+        map_intensity("cremad", "angry", "ZZ")
 
 
 def test_supported_scales():
-    assert labels.supported_scales("seqd_synth") == (1, 2, 3)
-    assert labels.supported_scales("cremad") == (1, 2, 3)
-    assert labels.supported_scales("ravdess") == (1, 2)
-    assert labels.supported_scales("iemocap") == (1,)
+    scales = {name: registry.get(name).labels.supported_scales for name in ("seqd_synth", "cremad", "ravdess", "iemocap")}
+    assert scales == {"seqd_synth": (1, 2, 3), "cremad": (1, 2, 3), "ravdess": (1, 2), "iemocap": (1,)}
+    assert registry.get("iemocap").labels.intensity_levels is None
 
 
 def test_run_label_set_is_the_union_of_kept_categories_in_taxonomy_order():
@@ -76,6 +87,7 @@ def test_joint_labels_bin_levels_and_keep_neutral_single():
 
 
 def test_describe_mapping_names_every_code():
-    desc = labels.describe_mapping("iemocap")
-    assert set(desc) == set(labels.native_codes("iemocap"))
+    iemocap = registry.get("iemocap").labels
+    desc = iemocap.describe()
+    assert set(desc) == set(iemocap.native_codes())
     assert desc["exc"] == "happy" and desc["xxx"].startswith("DROP")

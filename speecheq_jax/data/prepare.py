@@ -34,8 +34,8 @@ import ml_collections
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
-from speecheq_jax.data.builders import BUILDERS, CorpusBuilder
-from speecheq_jax.data.builders.base import CorpusConfig
+from speecheq_jax.data.builders import CorpusBuilder, CorpusConfig, builder_class
+from speecheq_jax.data.corpora import registry
 from speecheq_jax.data.errors import DataError, Exclusion
 from speecheq_jax.data.quiet_tfds import one_bar
 
@@ -51,7 +51,7 @@ class PreparedDataset:
     """Handle on a prepared dataset: where it is and what its metadata says.
 
     Attributes:
-      corpus: corpus name (`labels.CORPORA`).
+      corpus: corpus name (`corpora.registry`).
       config: BuilderConfig name (hash of label options, root, synth params).
       path: the dataset directory `<data_dir>/<corpus>/<config>/<version>`.
       folds: protocol -> [{name, units: {train, valid, test}, speaker_dependent, cmvn}].
@@ -93,17 +93,19 @@ class PreparedDataset:
 def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                  label_options: labels.LabelOptions | Mapping | None = None,
                  synth: Mapping | None = None, strict: bool = False) -> CorpusBuilder:
-    """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder)."""
-    if corpus not in BUILDERS:
-        raise ValueError(f"unknown corpus {corpus!r}; known: {sorted(BUILDERS)}")
+    """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder).
+
+    `synth` applies only to a corpus that generates itself; for the others it is ignored.
+    """
+    spec = registry.get(corpus)
     if not isinstance(label_options, labels.LabelOptions):
         label_options = labels.LabelOptions.from_mapping(label_options)
     config = CorpusConfig(
         root=None if root is None else str(Path(root).expanduser().resolve()),
         label_options=label_options,
-        synth=dict(synth) if synth is not None and corpus == "seqd_synth" else None,
+        synth=dict(synth) if synth is not None and not spec.needs_root else None,
     )
-    builder_cls = BUILDERS[corpus]
+    builder_cls = builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
     return builder_cls(data_dir=str(Path(data_dir).expanduser()), file_format="array_record",
@@ -115,8 +117,8 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
             synth: Mapping | None = None, progress: bool = True, strict: bool = False) -> PreparedDataset:
     """Builds the dataset unless it already exists, then opens it.
 
-    `synth` (num, seed, langs) only applies to seqd_synth; real corpora need
-    `root`, the user's copy of the corpus. `strict`: a file the reader would
+    `synth` (for SEQD-synth: num, seed, langs) only applies to a corpus that
+    generates itself; the others need `root`, the user's copy of the corpus. `strict`: a file the reader would
     exclude is an error, and so is an existing dataset that excluded files.
 
     Raises:
@@ -124,7 +126,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
         disk, a corpus with no usable file, or (strict) an excluded file.
     """
     builder = make_builder(corpus, data_dir, root, label_options, synth, strict)
-    if corpus != "seqd_synth" and root is None:
+    if registry.get(corpus).needs_root and root is None:
         raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
     name = f"{corpus}/{builder.builder_config.name}"
     print(f"[prepare] {name}: {builder.builder_config.description}")
@@ -174,7 +176,7 @@ def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> lis
     """Prepares every corpus of `config.data` (a no-op for those already prepared); `config.strict` as in `prepare`."""
     return [
         prepare(entry["name"], config.data_dir, entry.get("root"), dict(config.label_options),
-                dict(config.synth) if entry["name"] == "seqd_synth" else None, progress=progress,
+                dict(config.synth), progress=progress,
                 strict=config.strict)
         for entry in config.corpora
     ]
@@ -225,9 +227,9 @@ def _open(builder: CorpusBuilder) -> PreparedDataset:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", required=True, choices=sorted(BUILDERS))
+    parser.add_argument("--corpus", required=True, choices=registry.names())
     parser.add_argument("--data_dir", required=True, help="where prepared datasets live")
-    parser.add_argument("--root", help="the raw corpus directory (SEQD-synth: where to generate it)")
+    parser.add_argument("--root", help="the raw corpus directory (a generated corpus: where to write it)")
     parser.add_argument("--label_options", type=json.loads, default=None, help="JSON dict of labels.LabelOptions")
     parser.add_argument("--synth", type=json.loads, default=None, help='JSON dict, e.g. {"num": 1000, "seed": 0}')
     parser.add_argument("--no_progress", action="store_true")

@@ -225,7 +225,7 @@ def render(job: Job, espeak_path: Path, out_dir: Path) -> Utterance:
     return Utterance(
         id=job.utt_id, audio_path=job.relative_path, corpus=CORPUS, speaker=job.voice.speaker,
         gender=job.voice.gender, lang=job.lang, text=job.sentence, phonemes=phonemes,
-        category=job.emotion, intensity=labels.map_intensity(CORPUS, job.emotion, str(job.level)),
+        category=job.emotion, intensity=labels.level_intensity(job.emotion, job.level, max(LEVELS)),
         native_label=f"{job.emotion}-{job.level}", group=job.voice.split,
     )
 

@@ -1,9 +1,10 @@
 """The one TFDS builder every corpus shares: Utterances -> log-mel ArrayRecord splits.
 
-A corpus builder is three lines (see the sibling modules): the corpus name and
-how to find its raw data. Everything else happens here:
+`builder_class(spec)` makes a corpus's builder from its `CorpusSpec` (named
+after the corpus, so its datasets live in `<data_dir>/<corpus>/`); the spec
+says how to read the corpus and whether it is generated first. Here:
 
-* the corpus reader (`corpora.read_corpus`) maps labels into the unified space
+* the corpus reader (`spec.read`) maps labels into the unified space
   under the config's `LabelOptions` and checks every audio file
   (`audio_check`); the applied mapping, exclusions (counts by reason, and each
   excluded file with its reason) and per-category counts are printed and
@@ -28,6 +29,7 @@ dataset directory `<data_dir>/<corpus>/<config>/<version>`.
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import inspect
 import json
@@ -40,8 +42,10 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from speecheq_jax import labels
-from speecheq_jax.data import corpora, features
+from speecheq_jax.data import features
 from speecheq_jax.data.corpora import folds as corpus_folds
+from speecheq_jax.data.corpora.base import CorpusData, ReadOptions
+from speecheq_jax.data.corpora.spec import CorpusSpec
 from speecheq_jax.data.errors import DataError
 from speecheq_jax.data.utterance import Utterance
 
@@ -73,9 +77,11 @@ class CorpusConfig(tfds.core.BuilderConfig):
 
     Attributes (kept in `params`, printed in the description):
       root: absolute raw-data directory, or None to use TFDS's `manual_dir`
-        (real corpora) / the default generation directory (SEQD-synth).
+        (a corpus the user gives) / a directory under the download dir (a
+        corpus that generates itself).
       label_options: `LabelOptions` fields as a plain dict.
-      synth: SEQD-synth generation parameters (num, seed, langs), else None.
+      synth: generation parameters of a corpus that generates itself (for
+        SEQD-synth: num, seed, langs), else None.
     """
 
     def __init__(self, *, root: str | None = None, label_options: labels.LabelOptions = labels.LabelOptions(),
@@ -101,14 +107,14 @@ def _options_dict(options: labels.LabelOptions) -> dict[str, Any]:
 
 
 class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Shared builder; subclasses set `CORPUS` and may override `raw_root`.
+    """Shared builder; `builder_class` makes one subclass per corpus, with its `SPEC`.
 
     `strict` is not part of the config (a strict preparation that succeeds
     writes exactly what a lenient one would): it only turns an exclusion into
     an error.
     """
 
-    CORPUS: ClassVar[str]
+    SPEC: ClassVar[CorpusSpec]
     VERSION = VERSION
     BUILDER_CONFIG_CLASS = CorpusConfig
     BUILDER_CONFIGS = [CorpusConfig()]
@@ -131,34 +137,42 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _info(self) -> tfds.core.DatasetInfo:
         return tfds.core.DatasetInfo(
             builder=self,
-            description=f"{self.CORPUS} as log-mel (80 bins, 10 ms) with unified SpeechEQ labels.",
+            description=f"{self.SPEC.name} as log-mel (80 bins, 10 ms) with unified SpeechEQ labels.",
             features=EXAMPLE_FEATURES,
             metadata=tfds.core.MetadataDict(),
             disable_shuffling=True,
         )
 
     def raw_root(self, dl_manager: tfds.download.DownloadManager) -> Path:
-        """Directory the corpus reader reads: the config's root, else `manual_dir`."""
-        root = self.builder_config.params["root"]
-        return Path(root) if root is not None else Path(dl_manager.manual_dir)
+        """Directory the corpus reader reads: the config's root, else `manual_dir`.
+
+        A corpus that generates itself is first written there (idempotent),
+        by default under the download dir, one directory per config.
+        """
+        params = self.builder_config.params
+        if self.SPEC.needs_root:
+            return Path(params["root"]) if params["root"] is not None else Path(dl_manager.manual_dir)
+        root = Path(params["root"] or Path(dl_manager.download_dir) / self.SPEC.name / self.builder_config.name)
+        self.SPEC.generate(root, params["synth"] or {})
+        return root
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Iterator]:
         options = self.builder_config.label_options
         root = self.raw_root(dl_manager)
-        data = corpora.read_corpus(self.CORPUS, root, options, strict=self.strict)
+        data = self.SPEC.read(root, ReadOptions(labels=options, strict=self.strict))
         if not data.utterances:
-            raise DataError(f"{self.CORPUS}: no usable utterance under {root}; excluded: {data.excluded}")
+            raise DataError(f"{self.SPEC.name}: no usable utterance under {root}; excluded: {data.excluded}")
         by_unit: dict[str, list[Utterance]] = collections.defaultdict(list)
         for utt in data.utterances:
-            by_unit[corpus_folds.unit_of(utt)].append(utt)
+            by_unit[corpus_folds.unit_of(utt, self.SPEC.units_by_group)].append(utt)
         vocab = sorted({p for utt in data.utterances for p in (utt.phonemes or ())})
         summary = _label_summary(data)
-        print(_format_summary(self.CORPUS, self.builder_config.name, summary))
+        print(_format_summary(self.SPEC.name, self.builder_config.name, summary))
         self.info.metadata.update({
-            "corpus": self.CORPUS,
+            "corpus": self.SPEC.name,
             "params": self.builder_config.params,
             "vocab": vocab,
-            "protocols": _folds_by_protocol(self.CORPUS, data),
+            "protocols": _folds_by_protocol(data),
             "labels": summary,
             "units": {},
         })
@@ -194,6 +208,20 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 fold["cmvn"] = {"mean": mean.tolist(), "std": std.tolist()}
 
 
+@functools.cache
+def builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
+    """The builder of one corpus: a `CorpusBuilder` subclass named `spec.name`.
+
+    TFDS places a builder's datasets under `<data_dir>/<name>/`, so the name
+    is the corpus's. The class stays out of TFDS's global registry (whose
+    `tfds build` command needs TensorFlow, never installed here), so a corpus
+    registered at run time never collides with it. One class per spec (cached).
+    """
+    class_name = "".join(part.title() for part in spec.name.split("_"))
+    namespace = {"name": spec.name, "SPEC": spec, "__doc__": f"{spec.title} log-mel dataset; {spec.layout}."}
+    return type(class_name, (CorpusBuilder,), namespace, skip_registration=True)
+
+
 def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:
     return {
         "id": utt.id,
@@ -210,7 +238,7 @@ def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) ->
     }
 
 
-def _folds_by_protocol(corpus: str, data: corpora.CorpusData) -> dict[str, list[dict]]:
+def _folds_by_protocol(data: CorpusData) -> dict[str, list[dict]]:
     """protocol -> [{name, units: {train, valid, test}, speaker_dependent}] (make_folds checks each)."""
     out = {}
     for protocol in corpus_folds.available_protocols(data):
@@ -222,7 +250,7 @@ def _folds_by_protocol(corpus: str, data: corpora.CorpusData) -> dict[str, list[
     return out
 
 
-def _label_summary(data: corpora.CorpusData) -> dict[str, Any]:
+def _label_summary(data: CorpusData) -> dict[str, Any]:
     counts = collections.Counter(u.category or "(masked)" for u in data.utterances)
     return {
         "category_counts": dict(sorted(counts.items())),

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from speecheq_jax import labels
-from speecheq_jax.data.corpora import read_corpus
+from speecheq_jax.data.corpora import read_corpus, registry
 from speecheq_jax.data.corpora.folds import make_folds
 from speecheq_jax.data.corpora.summary import render_text, summarize
 
@@ -24,12 +24,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m speecheq_jax.data.corpora")
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("summarize", help="counts, label mapping, exclusions and folds of one corpus")
-    cmd.add_argument("--corpus", required=True, choices=labels.CORPORA)
+    cmd.add_argument("--corpus", required=True, choices=registry.names())
     cmd.add_argument("--root", required=True, help="corpus folder (manifest: the manifest file or its folder)")
     cmd.add_argument("--protocol", default=None, help="evaluation protocol (default: the corpus's first)")
     cmd.add_argument("--json", default=None, help="also write the summary to this JSON file")
     cmd.add_argument("--label-set", default=None, help="comma-separated categories, e.g. neutral,happy,angry,sad")
-    cmd.add_argument("--speaker-info", default=None, help="speaker,gender CSV filling genders the corpus lacks")
     cmd.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
     return parser.parse_args(argv)
 
@@ -39,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     label_set = tuple(args.label_set.split(",")) if args.label_set else None
     try:
         data = read_corpus(args.corpus, args.root, labels.LabelOptions(label_set=label_set),
-                           phonemize=False, strict=args.strict, speaker_info=args.speaker_info)
+                           phonemize=False, strict=args.strict)
         summary = summarize(data, make_folds(data, args.protocol))
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -2,17 +2,21 @@
 
 Four Mandarin speakers, six emotion folders, no transcripts in this subset.
 Genders are the corpus documentation's; the emotion folder name is the native
-label (labels.py maps it).
+label (SPEC.labels maps it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
-    CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root, unify,
+    CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root,
     wav_files,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 
 SPEAKER_GENDERS: dict[str, str] = {"liuchanhg": "F", "wangzhe": "M", "zhaoquanyin": "F", "zhaozuoxiang": "M"}
 LAYOUT = f"<speaker>/<emotion>/<n>.wav with speakers {sorted(SPEAKER_GENDERS)}"
@@ -38,4 +42,12 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     ]
     if not raws and not excluded.counts:
         raise no_utterances_error(root, "casia", LAYOUT)
-    return unify("casia", root, raws, options, excluded)
+    return unify(SPEC, root, raws, options, excluded)
+
+
+SPEC = CorpusSpec(
+    name="casia", title="CASIA", read=read, layout=LAYOUT, protocols=(folds.LEAVE_ONE_SPEAKER_OUT,),
+    labels=labels.CorpusLabels(categories={
+        "neutral": "neutral", "happy": "happy", "angry": "angry", "sad": "sad", "surprise": "surprise", "fear": "fear",
+    }),
+)

@@ -1,7 +1,7 @@
 """CREMA-D reader: AudioWAV/<actor>_<SENT>_<EMO>_<LVL>.wav plus VideoDemographics.csv.
 
 The file name carries the actor (1001-1091), one of 12 fixed sentences, the
-emotion and the level (LO/MD/HI, XX = unspecified: masked by labels.py, never a
+emotion and the level (LO/MD/HI, XX = unspecified: masked (SPEC.labels), never a
 class). Genders come from VideoDemographics.csv (ActorID,Age,Sex,Race,Ethnicity).
 """
 
@@ -11,10 +11,14 @@ import csv
 import re
 from pathlib import Path
 
+from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
     BAD_NAME, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root,
-    unify, wav_files,
+    wav_files,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 from speecheq_jax.data.errors import UnusableFileError
 
 SENTENCES: dict[str, str] = {
@@ -49,7 +53,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     raws = [raw for raw in parsed if raw is not None]
     if not raws and not excluded.counts:
         raise no_utterances_error(root, "cremad", LAYOUT)
-    return unify("cremad", root, raws, options, excluded)
+    return unify(SPEC, root, raws, options, excluded)
 
 
 def parse_file(wav: Path, genders: dict[str, str]) -> RawUtterance:
@@ -89,3 +93,13 @@ def read_demographics(path: Path) -> dict[str, str]:
                 raise ValueError(f"{path}:{rows.line_num}: Sex {sex!r} for actor {row['ActorID']}; expected Male or Female")
             genders[row["ActorID"].strip()] = _SEX[sex]
     return genders
+
+
+SPEC = CorpusSpec(
+    name="cremad", title="CREMA-D", read=read, layout=LAYOUT, protocols=(folds.SPEAKER_INDEPENDENT,),
+    labels=labels.CorpusLabels(
+        categories={"NEU": "neutral", "HAP": "happy", "ANG": "angry", "SAD": "sad", "FEA": "fear", "DIS": "disgust"},
+        intensity_scale={"LO": 1, "MD": 2, "HI": 3},
+        unknown_intensity=frozenset({"XX"}),
+    ),
+)

@@ -7,8 +7,11 @@ split each emotion folder into train/evaluation/test: that part becomes the
 utterance's `group`, which the speaker-DEPENDENT 'official' protocol uses.
 
 Genders: the files carry none. Public descriptions agree on 18 speakers and
-disagree on 0012 and 0019, so those two are None (masked) unless the user
-supplies a speaker_info CSV (see `speaker_info.py`).
+disagree on 0012 and 0019, so those two are None (masked, never guessed).
+
+Protocols: speaker_independent (strata language x gender, so each fold mixes
+both languages, gender-balanced) and 'official', the release's
+train/evaluation/test subfolders: SPEAKER-DEPENDENT, so a unit is speaker x part.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
     BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error,
-    read_text_lines, require_root, unify, wav_files,
+    read_text_lines, require_root, wav_files,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 from speecheq_jax.data.errors import Exclusion
 
 SPEAKER_GENDERS: dict[str, str | None] = {
@@ -29,6 +36,7 @@ SPEAKER_GENDERS: dict[str, str | None] = {
     "0016": "F", "0017": "F", "0018": "F", "0019": None, "0020": "M",
 }
 OFFICIAL_PARTS: tuple[str, ...] = ("train", "evaluation", "test")
+_OFFICIAL_PART = dict(zip(OFFICIAL_PARTS, folds.PARTS))
 LAYOUT = "<spk>/<Emotion>/[train|evaluation|test/]<spk>_<nnnnnn>.wav and <spk>/<spk>.txt, spk 0001..0020"
 _SPEAKER_DIR = re.compile(r"^\d{4}$")
 
@@ -49,7 +57,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     raws = [raw for speaker_dir in speaker_dirs for raw in _read_speaker(speaker_dir, excluded)]
     if not raws and not excluded.counts:
         raise no_utterances_error(root, "esd", LAYOUT)
-    return unify("esd", root, raws, options, excluded)
+    return unify(SPEC, root, raws, options, excluded)
 
 
 def _read_speaker(speaker_dir: Path, excluded: Exclusions) -> list[RawUtterance]:
@@ -99,3 +107,27 @@ def parse_transcripts(path: Path, excluded: Exclusions) -> dict[str, str]:
             continue
         out[fields[0].strip()] = fields[1].strip()
     return out
+
+
+def _has_official_parts(data: CorpusData) -> bool:
+    return all(utt.group in _OFFICIAL_PART for utt in data.utterances)
+
+
+def _official(data: CorpusData) -> list[folds.Fold]:
+    """The release's train/evaluation/test subfolders: speaker-DEPENDENT (every speaker in every part)."""
+    if not _has_official_parts(data):
+        missing = sum(utt.group not in _OFFICIAL_PART for utt in data.utterances)
+        raise ValueError(f"{data.root}: {missing} utterances are not in train/evaluation/test subfolders; "
+                         "this ESD copy has no official split: use protocol 'speaker_independent'")
+    return [folds.fold_by_part("official", data, lambda utt: _OFFICIAL_PART[utt.group], speaker_dependent=True)]
+
+
+OFFICIAL = folds.Protocol("official", _official, _has_official_parts)
+
+SPEC = CorpusSpec(
+    name="esd", title="ESD", read=read, layout=LAYOUT, protocols=(folds.SPEAKER_INDEPENDENT, OFFICIAL),
+    units_by_group=True,
+    labels=labels.CorpusLabels(categories={
+        "Neutral": "neutral", "Happy": "happy", "Angry": "angry", "Sad": "sad", "Surprise": "surprise",
+    }),
+)

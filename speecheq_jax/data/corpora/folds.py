@@ -1,24 +1,22 @@
 """Evaluation protocols as named folds over storage units, checked for speaker leakage.
 
 A unit is the smallest set of utterances a protocol never splits: the speaker
-(sanitised to [A-Za-z0-9_]), or for ESD, whose 'official' protocol splits each
-speaker, speaker x official part. The TFDS builder stores one split per unit
-(each utterance once) and a fold's train/valid/test are unions of units, so
-five IEMOCAP folds do not store the corpus five times.
+(sanitised to [A-Za-z0-9_]), or, for a corpus whose spec sets
+`units_by_group` (a protocol that splits each speaker, like ESD's
+'official'), speaker x group. The TFDS builder stores one split per unit (each
+utterance once) and a fold's train/valid/test are unions of units, so five
+IEMOCAP folds do not store the corpus five times.
 
-Protocols (the first of each corpus is its default):
-  iemocap     leave_one_session_out: test one session; valid one speaker of the
-              next session, alternating F/M by fold; train the other speakers.
-  casia       leave_one_speaker_out: test one speaker, valid the next one.
-  esd         speaker_independent (below; strata = language x gender, so each
-              fold mixes both languages, gender-balanced), or 'official': the
-              release's train/evaluation/test subfolders, SPEAKER-DEPENDENT.
-  ravdess, cremad  speaker_independent.
-  seqd_synth  fixed: the generator's speaker-disjoint train/valid/test groups.
-  manifest    fixed when every group is train/valid/test, else speaker_independent.
-speaker_independent: speakers sorted by (language, gender, id) are dealt round
-robin into k = min(5, #speakers) buckets; fold j tests bucket j, validates on
-bucket j+1 and trains on the rest.
+Each corpus spec lists its `Protocol`s; the first one a copy supports
+(`Protocol.applies`) is its default. The generic ones are here:
+  LEAVE_ONE_SESSION_OUT  test one group (session); valid one speaker of the
+                         next group, alternating F/M by fold; train the rest.
+  LEAVE_ONE_SPEAKER_OUT  test one speaker, valid the next one.
+  SPEAKER_INDEPENDENT    speakers sorted by (language, gender, id) are dealt
+                         round robin into k = min(5, #speakers) buckets; fold j
+                         tests bucket j, validates on bucket j+1, trains on the rest.
+  FIXED                  the corpus's own split: every group is train/valid/test.
+A corpus module defines its own protocol with `Protocol` and `fold_by_part`.
 
 Every fold made here passes `check_speaker_disjoint`: an overlap is an error.
 """
@@ -31,22 +29,10 @@ import re
 from collections.abc import Callable, Iterable
 
 from speecheq_jax.data.corpora.base import CorpusData
-from speecheq_jax.data.corpora.esd import OFFICIAL_PARTS
 from speecheq_jax.data.utterance import Utterance
 
 PARTS: tuple[str, ...] = ("train", "valid", "test")
 NUM_FOLDS = 5
-_UNITS_SPLIT_BY_GROUP = frozenset({"esd"})
-_OFFICIAL_ESD_PART = dict(zip(OFFICIAL_PARTS, PARTS))
-_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "iemocap": ("leave_one_session_out",),
-    "casia": ("leave_one_speaker_out",),
-    "esd": ("speaker_independent", "official"),
-    "ravdess": ("speaker_independent",),
-    "cremad": ("speaker_independent",),
-    "seqd_synth": ("fixed", "speaker_independent"),
-    "manifest": ("fixed", "speaker_independent"),
-}
 
 
 class SpeakerLeakError(ValueError):
@@ -62,48 +48,41 @@ class Fold:
       units: 'train' / 'valid' / 'test' -> sorted unit names (see `unit_of`).
       speaker_dependent: the parts share speakers on purpose (ESD 'official');
         `check_speaker_disjoint` refuses such a fold unless explicitly allowed.
+      units_by_group: its units are speaker x group (the corpus spec's
+        `units_by_group`; see unit_of).
     """
 
     name: str
     units: dict[str, tuple[str, ...]]
     speaker_dependent: bool = False
+    units_by_group: bool = False
 
 
-def unit_of(utt: Utterance) -> str:
-    """Storage unit of an utterance: sanitised speaker id (ESD: plus its official part)."""
+def unit_of(utt: Utterance, by_group: bool = False) -> str:
+    """Storage unit of an utterance: its sanitised speaker id, plus its group when `by_group` (spec.units_by_group)."""
     unit = re.sub(r"[^A-Za-z0-9_]", "_", utt.speaker)
-    return f"{unit}_{utt.group}" if utt.corpus in _UNITS_SPLIT_BY_GROUP and utt.group else unit
-
-
-def protocols(corpus: str) -> tuple[str, ...]:
-    """Protocol names of a corpus, its default first."""
-    if corpus not in _PROTOCOLS:
-        raise ValueError(f"unknown corpus {corpus!r}; known: {sorted(_PROTOCOLS)}")
-    return _PROTOCOLS[corpus]
+    return f"{unit}_{utt.group}" if by_group and utt.group else unit
 
 
 def available_protocols(data: CorpusData) -> tuple[str, ...]:
-    """The corpus's protocols that this copy supports, its default first.
+    """The corpus's protocols that this copy supports, in spec order: the first is its default.
 
-    'official' needs ESD's train/evaluation/test subfolders and 'fixed' needs
-    every group to be a split name; a builder that stores every protocol asks
-    here instead of catching make_folds' error.
+    ESD's 'official' needs its train/evaluation/test subfolders and 'fixed'
+    needs every group to be a split name; a builder that stores every protocol
+    asks here instead of catching make_folds' error.
     """
-    supported = {
-        "official": all(utt.group in _OFFICIAL_ESD_PART for utt in data.utterances),
-        "fixed": _has_fixed_split(data),
-    }
-    default = _default_protocol(data)
-    return (default, *(p for p in protocols(data.corpus) if p != default and supported.get(p, True)))
+    return tuple(p.name for p in data.spec.protocols if p.applies(data))
 
 
 def make_folds(data: CorpusData, protocol: str | None = None) -> list[Fold]:
-    """The folds of `protocol` (default: the corpus's) over `data`, each checked for leakage."""
-    known = protocols(data.corpus)
-    protocol = protocol or _default_protocol(data)
+    """The folds of `protocol` (default: the first the copy supports) over `data`, each checked for leakage."""
+    known = {p.name: p for p in data.spec.protocols}
+    if protocol is None:
+        available = available_protocols(data)
+        protocol = available[0] if available else next(iter(known))
     if protocol not in known:
-        raise ValueError(f"{data.corpus} has no protocol {protocol!r}; known: {known}")
-    folds = _BUILDERS[protocol](data)
+        raise ValueError(f"{data.corpus} has no protocol {protocol!r}; known: {tuple(known)}")
+    folds = known[protocol].make(data)
     for fold in folds:
         check_speaker_disjoint(fold, data.utterances, allow_speaker_dependent=fold.speaker_dependent)
     return folds
@@ -111,14 +90,14 @@ def make_folds(data: CorpusData, protocol: str | None = None) -> list[Fold]:
 
 def speakers_of(fold: Fold, utterances: Iterable[Utterance]) -> dict[str, tuple[str, ...]]:
     """'train' / 'valid' / 'test' -> sorted speakers of the fold's units."""
-    by_unit = _speakers_by_unit(utterances)
+    by_unit = _speakers_by_unit(utterances, fold.units_by_group)
     return {part: tuple(sorted(set().union(*(by_unit[unit] for unit in units)))) for part, units in fold.units.items()}
 
 
-def _speakers_by_unit(utterances: Iterable[Utterance]) -> dict[str, set[str]]:
+def _speakers_by_unit(utterances: Iterable[Utterance], by_group: bool) -> dict[str, set[str]]:
     out = collections.defaultdict(set)
     for utt in utterances:
-        out[unit_of(utt)].add(utt.speaker)
+        out[unit_of(utt, by_group)].add(utt.speaker)
     return out
 
 
@@ -136,7 +115,7 @@ def check_speaker_disjoint(
         raise SpeakerLeakError(f"fold {fold.name!r} is SPEAKER-DEPENDENT (its parts share speakers); "
                                "pass allow_speaker_dependent=True to use it knowingly")
     utterances = list(utterances)
-    by_unit = _speakers_by_unit(utterances)
+    by_unit = _speakers_by_unit(utterances, fold.units_by_group)
     merged = {unit: sorted(names) for unit, names in by_unit.items() if len(names) > 1}
     if merged:
         raise ValueError(f"speaker ids collide after sanitising to [A-Za-z0-9_]: {merged}")
@@ -157,28 +136,24 @@ def check_speaker_disjoint(
                 raise ValueError(f"fold {fold.name!r}: units {shared_units} are in both {first} and {second}")
 
 
-def _default_protocol(data: CorpusData) -> str:
-    if data.corpus == "manifest" and not _has_fixed_split(data):
-        return "speaker_independent"
-    return protocols(data.corpus)[0]
-
-
 def _has_fixed_split(data: CorpusData) -> bool:
     return bool(data.utterances) and all(utt.group in PARTS for utt in data.utterances)
 
 
-def _fold(name: str, data: CorpusData, part_of: Callable[[Utterance], str], speaker_dependent: bool = False) -> Fold:
+def fold_by_part(name: str, data: CorpusData, part_of: Callable[[Utterance], str],
+                 speaker_dependent: bool = False) -> Fold:
     """A Fold whose part of each unit is `part_of` its utterances."""
+    by_group = data.spec.units_by_group
     units = collections.defaultdict(set)
     for utt in data.utterances:
-        units[part_of(utt)].add(unit_of(utt))
-    return Fold(name, {part: tuple(sorted(units[part])) for part in PARTS}, speaker_dependent)
+        units[part_of(utt)].add(unit_of(utt, by_group))
+    return Fold(name, {part: tuple(sorted(units[part])) for part in PARTS}, speaker_dependent, by_group)
 
 
 def _speaker_fold(name: str, data: CorpusData, test: Iterable[str], valid: Iterable[str]) -> Fold:
     """Fold testing on speakers `test`, validating on `valid`, training on every other speaker."""
     part = {speaker: "test" for speaker in test} | {speaker: "valid" for speaker in valid}
-    return _fold(name, data, lambda utt: part.get(utt.speaker, "train"))
+    return fold_by_part(name, data, lambda utt: part.get(utt.speaker, "train"))
 
 
 def _leave_one_group_out(data: CorpusData, group_of: Callable[[Utterance], str]) -> list[Fold]:
@@ -226,22 +201,29 @@ def _fixed(data: CorpusData) -> list[Fold]:
     if not _has_fixed_split(data):
         groups = sorted({utt.group for utt in data.utterances} - set(PARTS))
         raise ValueError(f"{data.corpus}: protocol 'fixed' needs every group in {PARTS}; found {groups}")
-    return [_fold("fixed", data, lambda utt: utt.group)]
+    return [fold_by_part("fixed", data, lambda utt: utt.group)]
 
 
-def _official(data: CorpusData) -> list[Fold]:
-    """ESD's train/evaluation/test subfolders: speaker-DEPENDENT (every speaker in every part)."""
-    missing = sum(utt.group not in _OFFICIAL_ESD_PART for utt in data.utterances)
-    if missing:
-        raise ValueError(f"{data.root}: {missing} utterances are not in train/evaluation/test subfolders; "
-                         "this ESD copy has no official split: use protocol 'speaker_independent'")
-    return [_fold("official", data, lambda utt: _OFFICIAL_ESD_PART[utt.group], speaker_dependent=True)]
+def _always(data: CorpusData) -> bool:
+    return True
 
 
-_BUILDERS: dict[str, Callable[[CorpusData], list[Fold]]] = {
-    "leave_one_session_out": _leave_one_session_out,
-    "leave_one_speaker_out": _leave_one_speaker_out,
-    "speaker_independent": _speaker_independent,
-    "fixed": _fixed,
-    "official": _official,
-}
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """A named way to cut a corpus into folds.
+
+    Attributes:
+      name: e.g. 'speaker_independent' (config.data.corpora[i].protocol).
+      make: data -> its folds (make_folds checks each for leakage).
+      applies: whether a copy supports it (e.g. 'fixed' needs every group a split name).
+    """
+
+    name: str
+    make: Callable[[CorpusData], list[Fold]]
+    applies: Callable[[CorpusData], bool] = _always
+
+
+LEAVE_ONE_SESSION_OUT = Protocol("leave_one_session_out", _leave_one_session_out)
+LEAVE_ONE_SPEAKER_OUT = Protocol("leave_one_speaker_out", _leave_one_speaker_out)
+SPEAKER_INDEPENDENT = Protocol("speaker_independent", _speaker_independent)
+FIXED = Protocol("fixed", _fixed, _has_fixed_split)

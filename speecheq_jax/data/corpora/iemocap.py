@@ -20,10 +20,13 @@ import re
 from pathlib import Path
 
 from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
     BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error,
-    read_text_lines, require_root, unify, wav_files,
+    read_text_lines, require_root, wav_files,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 from speecheq_jax.data.errors import Exclusion, UnusableFileError
 
 LAYOUT = (
@@ -51,7 +54,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     raws = [raw for session in sessions for raw in _read_session(session, options.labels, excluded)]
     if not raws and not excluded.counts:
         raise no_utterances_error(root, "iemocap", LAYOUT)
-    return unify("iemocap", root, raws, options, excluded)
+    return unify(SPEC, root, raws, options, excluded)
 
 
 def _read_session(session: Path, options: labels.LabelOptions, excluded: Exclusions) -> list[RawUtterance]:
@@ -106,7 +109,7 @@ def _record(session: Path, label_file: Path, line: str, line_no: int, transcript
         audio_path=session / "sentences" / "wav" / dialog / f"{utt_id}.wav",
         speaker=speaker, gender=speaker[-1], lang="eng", text=text, native_label=native,
         group=session.name, source=source,
-        intensity=labels.arousal_to_intensity(arousal) if options.iemocap_arousal else None,
+        intensity=arousal_to_intensity(arousal) if options.iemocap_arousal else None,
         spoken_text=" ".join(_NON_SPEECH_TAG.sub(" ", text).split()),
     )
 
@@ -159,3 +162,25 @@ def parse_transcription(path: Path, excluded: Exclusions) -> dict[str, str]:
             continue
         out[match["id"]] = match["text"].strip()
     return out
+
+
+def arousal_to_intensity(arousal: float) -> float:
+    """Consensus arousal on 1..5 -> [0, 1] as (a - 1) / 4 (dimensional target, label option iemocap_arousal)."""
+    return float(min(max((arousal - 1.0) / 4.0, 0.0), 1.0))
+
+
+SPEC = CorpusSpec(
+    name="iemocap", title="IEMOCAP", read=read, layout=LAYOUT, protocols=(folds.LEAVE_ONE_SESSION_OUT,),
+    labels=labels.CorpusLabels(
+        categories={
+            "neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad",
+            "sur": "surprise", "fea": "fear", "dis": "disgust", "fru": None, "oth": None, "xxx": None,
+        },
+        outside_reasons={
+            "fru": "frustrated is not in the taxonomy",
+            "oth": "'other' is not an emotion category",
+            "xxx": "annotators did not agree (xxx)",
+        },
+        option_drops=(labels.OptionDrop("exc", "excited", "iemocap_exc"),),
+    ),
+)

@@ -19,9 +19,13 @@ import csv
 import json
 from pathlib import Path
 
+from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
-    BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, unify,
+    BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 from speecheq_jax.data.errors import UnusableFileError
 
 REQUIRED: tuple[str, ...] = ("audio_path", "speaker", "lang")
@@ -39,7 +43,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
     excluded = Exclusions(options.strict)
     rows = read_rows(path, excluded)
     raws = [raw for raw in (excluded.attempt(raw_from_row, row, source, path.parent) for source, row in rows) if raw]
-    return unify("manifest", path, raws, options, excluded)
+    return unify(SPEC, path, raws, options, excluded)
 
 
 def manifest_path(root: Path) -> Path:
@@ -136,3 +140,9 @@ def _phoneme_tokens(value: object | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     return tuple(value.split()) if isinstance(value, str) else tuple(str(token) for token in value)
+
+
+SPEC = CorpusSpec(
+    name="manifest", title="manifest", read=read, layout=LAYOUT, protocols=(folds.FIXED, folds.SPEAKER_INDEPENDENT),
+    labels=labels.CorpusLabels(categories={name: name for name in labels.CATEGORIES}),
+)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from speecheq_jax import labels
+from speecheq_jax.data.corpora import folds
 from speecheq_jax.data.corpora.base import (
-    BAD_NAME, CorpusData, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root, unify, wav_files,
+    BAD_NAME, CorpusData, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root, wav_files,
 )
+from speecheq_jax.data.corpora.spec import CorpusSpec
+from speecheq_jax.data.corpora.unify import unify
 from speecheq_jax.data.errors import UnusableFileError
 
 STATEMENTS: dict[str, str] = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
@@ -37,7 +41,7 @@ def read(root: Path, options: ReadOptions) -> CorpusData:
                 raws.append(raw)
     if not raws and not excluded.counts:
         raise no_utterances_error(root, "ravdess", LAYOUT)
-    return unify("ravdess", root, raws, options, excluded)
+    return unify(SPEC, root, raws, options, excluded)
 
 
 def parse_file(wav: Path, folder_actor: str, excluded: Exclusions) -> RawUtterance | None:
@@ -66,3 +70,16 @@ def parse_file(wav: Path, folder_actor: str, excluded: Exclusions) -> RawUtteran
         native_label=fields["emotion"], group=f"Actor_{fields['actor']}", source=str(wav),
         intensity_code=fields["intensity"],
     )
+
+
+SPEC = CorpusSpec(
+    name="ravdess", title="RAVDESS", read=read, layout=LAYOUT, protocols=(folds.SPEAKER_INDEPENDENT,),
+    labels=labels.CorpusLabels(
+        categories={
+            "01": "neutral", "02": "neutral", "03": "happy", "04": "sad", "05": "angry",
+            "06": "fear", "07": "disgust", "08": "surprise",
+        },
+        option_drops=(labels.OptionDrop("02", "calm", "ravdess_calm"),),
+        intensity_scale={"01": 1, "02": 2},
+    ),
+)

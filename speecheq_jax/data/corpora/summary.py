@@ -67,7 +67,7 @@ def _fold_summary(fold: Fold, utts: tuple[Utterance, ...]) -> dict:
     counts = collections.Counter()
     part_of_unit = {unit: part for part, units in fold.units.items() for unit in units}
     for utt in utts:
-        counts[part_of_unit.get(unit_of(utt))] += 1
+        counts[part_of_unit.get(unit_of(utt, fold.units_by_group))] += 1
     return {
         "name": fold.name,
         "speaker_dependent": fold.speaker_dependent,

@@ -36,7 +36,7 @@ def test_unknown_emotion_folder_is_excluded_and_unknown_speaker_is_an_error(tmp_
     root = fixtures.make_casia(tmp_path / "a", per_emotion=1)
     fixtures.write_wav(root / "wangzhe" / "bored" / "201.wav")
     found = fixtures.expect_exclusion("casia", root, r"wangzhe/bored/201.wav$", "unknown label code")
-    assert "unknown casia emotion code 'bored'" in found.detail
+    assert "casia: unknown emotion code 'bored'" in found.detail
     other = fixtures.make_casia(tmp_path / "b", per_emotion=1)
     fixtures.write_wav(other / "someone" / "angry" / "201.wav")
     with pytest.raises(CorpusLayoutError, match=r"unknown CASIA speaker folder\(s\) \['someone'\]"):

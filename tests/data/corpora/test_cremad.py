@@ -39,7 +39,7 @@ def test_bad_names_are_excluded_and_named_and_strict_makes_them_errors(tmp_path)
     root = fixtures.make_cremad(tmp_path / "b")
     fixtures.write_wav(root / "AudioWAV" / "1001_DFA_ANG_ZZ.wav")
     found = fixtures.expect_exclusion("cremad", root, r"1001_DFA_ANG_ZZ.wav$", "unknown label code")
-    assert "unknown cremad intensity code 'ZZ'" in found.detail
+    assert "cremad: unknown intensity code 'ZZ'" in found.detail
     root = fixtures.make_cremad(tmp_path / "c")
     fixtures.write_wav(root / "AudioWAV" / "1091_DFA_ANG_HI.wav")
     found = fixtures.expect_exclusion("cremad", root, r"1091_DFA_ANG_HI.wav$", "file name breaks the naming scheme")

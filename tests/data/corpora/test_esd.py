@@ -42,18 +42,6 @@ def test_flat_copy_has_no_group(tmp_path):
     assert len(data.utterances) == 120 and {u.group for u in data.utterances} == {""}
 
 
-def test_speaker_info_fills_masked_genders_and_rejects_contradictions(tmp_path, esd_root):
-    info = fixtures.write_text(tmp_path / "speakers.csv", ["speaker,gender", "0012,F"])
-    data = read_corpus("esd", esd_root, phonemize=False, speaker_info=info)
-    assert {u.gender for u in data.utterances if u.speaker == "0012"} == {"F"}
-    fixtures.write_text(info, ["speaker,gender", "0012,F", "0011,F"])
-    with pytest.raises(ValueError, match=r"speakers.csv:3: 0011 is M in the esd documentation, not F"):
-        read_corpus("esd", esd_root, phonemize=False, speaker_info=info)
-    fixtures.write_text(info, ["speaker,gender", "12,F"])
-    with pytest.raises(ValueError, match=r"speakers.csv:2: speaker '12' is not in esd"):
-        read_corpus("esd", esd_root, phonemize=False, speaker_info=info)
-
-
 def test_bad_transcript_line_and_missing_line_are_excluded(tmp_path):
     root = fixtures.make_esd(tmp_path)
     transcript = root / "0011" / "0011.txt"

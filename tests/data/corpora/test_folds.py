@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from speecheq_jax.data.corpora import read_corpus
+from speecheq_jax.data.corpora import read_corpus, registry
 from speecheq_jax.data.corpora.folds import (
-    Fold, SpeakerLeakError, available_protocols, check_speaker_disjoint, make_folds, protocols, speakers_of, unit_of,
+    Fold, SpeakerLeakError, available_protocols, check_speaker_disjoint, make_folds, speakers_of, unit_of,
 )
 from speecheq_jax.data.utterance import Utterance
 from tests.data.corpora import fixtures
@@ -85,7 +85,7 @@ def test_fixed_split_of_seqd_and_manifest_defaults(seqd_root):
     data = read_corpus("seqd_synth", seqd_root, phonemize=False)
     (fold,) = make_folds(data)
     assert fold.units == {"train": ("cmn_f1", "cmn_m1", "eng_f1"), "valid": ("eng_m1",), "test": ("cmn_f2", "eng_m2")}
-    as_manifest = dataclasses.replace(data, corpus="manifest")
+    as_manifest = dataclasses.replace(data, spec=registry.get("manifest"))
     assert [f.name for f in make_folds(as_manifest)] == ["fixed"]
     no_split = dataclasses.replace(as_manifest, utterances=tuple(
         dataclasses.replace(u, group="") for u in data.utterances))
@@ -103,8 +103,8 @@ def test_a_fixed_split_that_shares_a_speaker_is_an_error(seqd_root):
         make_folds(dataclasses.replace(data, utterances=leaked))
 
 
-def _utt(speaker, corpus="manifest", group=""):
-    return Utterance(id=speaker, audio_path="x.wav", corpus=corpus, speaker=speaker, gender=None, lang="eng",
+def _utt(speaker, group=""):
+    return Utterance(id=speaker, audio_path="x.wav", corpus="manifest", speaker=speaker, gender=None, lang="eng",
                      text=None, phonemes=None, category=None, intensity=None, native_label="", group=group)
 
 
@@ -121,25 +121,26 @@ def test_check_speaker_disjoint_rejects_bad_folds():
 
 def test_units_are_sanitised_speakers_and_must_not_collide():
     assert unit_of(_utt("spk-1.a")) == "spk_1_a"
-    assert unit_of(_utt("0001", corpus="esd", group="train")) == "0001_train"
-    assert unit_of(_utt("0001", corpus="esd")) == "0001"
+    assert unit_of(_utt("0001", group="train"), by_group=True) == "0001_train"
+    assert unit_of(_utt("0001"), by_group=True) == "0001"
+    assert unit_of(_utt("0001", group="train")) == "0001"
     utts = [_utt("a-b"), _utt("a_b"), _utt("c")]
     with pytest.raises(ValueError, match="speaker ids collide"):
         check_speaker_disjoint(Fold("x", {"train": ("a_b",), "valid": ("c",), "test": ("c",)}), utts)
 
 
 def test_protocol_names():
-    assert protocols("iemocap") == ("leave_one_session_out",)
-    assert protocols("esd") == ("speaker_independent", "official")
-    with pytest.raises(ValueError, match="unknown corpus"):
-        protocols("emodb")
+    assert [p.name for p in registry.get("iemocap").protocols] == ["leave_one_session_out"]
+    assert [p.name for p in registry.get("esd").protocols] == ["speaker_independent", "official"]
+    with pytest.raises(ValueError, match="unknown corpus 'emodb'"):
+        registry.get("emodb")
 
 
 def test_unknown_protocol_and_too_few_speakers(casia_root):
     data = read_corpus("casia", casia_root, phonemize=False)
     with pytest.raises(ValueError, match=r"casia has no protocol 'official'; known: \('leave_one_speaker_out',\)"):
         make_folds(data, "official")
-    two = dataclasses.replace(data, corpus="ravdess", utterances=tuple(
+    two = dataclasses.replace(data, spec=registry.get("ravdess"), utterances=tuple(
         u for u in data.utterances if u.speaker in ("wangzhe", "liuchanhg")))
     with pytest.raises(ValueError, match="need at least 3 speakers"):
         make_folds(two)

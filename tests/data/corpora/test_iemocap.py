@@ -76,7 +76,7 @@ def test_unknown_emotion_code_names_file_and_line(tmp_path):
     label_file = root / "Session1/dialog/EmoEvaluation/Ses01F_impro01.txt"
     label_file.write_text(label_file.read_text().replace("\tneu\t", "\tjoy\t"))
     found = fixtures.expect_exclusion("iemocap", root, r"Ses01F_impro01.txt:3$", "unknown label code")
-    assert "unknown iemocap emotion code 'joy'" in found.detail
+    assert "iemocap: unknown emotion code 'joy'" in found.detail
 
 
 def test_missing_and_unreadable_wavs_are_excluded(tmp_path):

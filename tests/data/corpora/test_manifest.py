@@ -43,7 +43,7 @@ def test_jsonl_with_native_labels_and_the_file_path_as_root(tmp_path):
 
 @pytest.mark.parametrize("row, reason, detail", [
     ("a.wav,s1,eng,X,angry,,,,", "label line breaks the scheme", "gender 'X'; expected F, M or empty"),
-    ("a.wav,s1,eng,F,joy,,,,", "unknown label code", "unknown manifest emotion code 'joy'"),
+    ("a.wav,s1,eng,F,joy,,,,", "unknown label code", "manifest: unknown emotion code 'joy'"),
     ("a.wav,s1,eng,F,angry,1.5,,,", "label line breaks the scheme", "intensity 1.5 is outside [0, 1]"),
     ("a.wav,,eng,F,angry,,,,", "label line breaks the scheme", "missing value(s) for ['speaker']"),
 ])

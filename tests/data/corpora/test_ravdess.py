@@ -45,5 +45,5 @@ def test_bad_names_are_excluded_and_named(tmp_path):
          data.excluded_files[1].detail),
         ("angry.wav", "file name breaks the naming scheme", "expected MM-VV-EE-II-SS-RR-AA, e.g. 03-01-05-02-01-01-01"),
     ]
-    assert "unknown ravdess emotion code '09'" in data.excluded_files[1].detail
+    assert "ravdess: unknown emotion code '09'" in data.excluded_files[1].detail
     assert len(data.utterances) == 4
