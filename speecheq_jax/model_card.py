@@ -59,7 +59,7 @@ def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]
     for entry in data_config.corpora:
         name = entry["name"]
         dataset = open_prepared(name, data_config.data_dir, entry.get("root"), dict(data_config.label_options),
-                                dict(data_config.synth) if name == "seqd_synth" else None)
+                                dict(data_config.synth))
         protocol = entry.get("protocol") or next(iter(dataset.folds))
         fold = dataset.fold(protocol, entry.get("fold"))
         summary.append({

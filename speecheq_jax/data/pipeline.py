@@ -53,6 +53,7 @@ from speecheq_jax.data import features
 from speecheq_jax.data.augment import SpecAugmentConfig, spec_augment
 from speecheq_jax.data.corpora.folds import SpeakerLeakError
 from speecheq_jax.data.prepare import PreparedDataset, open_prepared
+from speecheq_jax.data.corpora import registry
 
 log = logging.getLogger(__name__)
 Batch = dict[str, np.ndarray]
@@ -165,10 +166,10 @@ def _open_corpora(config: ml_collections.ConfigDict) -> list[_Corpus]:
     prepared, folds = [], []
     for i, entry in enumerate(config.corpora):
         name = entry["name"]
-        if name not in labels.CORPORA:
-            raise ValueError(f"config.data.corpora[{i}].name={name!r} is not a known corpus; known: {labels.CORPORA}")
+        if name not in registry.names():
+            raise ValueError(f"config.data.corpora[{i}].name={name!r} is not a known corpus; known: {registry.names()}")
         dataset = open_prepared(name, config.data_dir, entry.get("root"), dict(config.label_options),
-                                dict(config.synth) if name == "seqd_synth" else None)
+                                dict(config.synth))
         fold = dataset.fold(entry.get("protocol"), entry.get("fold"))
         check_fold(dataset, fold, allow_speaker_dependent=config.allow_speaker_dependent)
         prepared.append(dataset)

@@ -13,7 +13,7 @@ Which examples count (a label of -1, or an empty phoneme sequence, is masked):
 | category/*         | category labelled                                          |
 | intensity/n, mae,  | intensity labelled (neutral included, at 0), of a corpus   |
 | ccc                | whose labelled intensities here are not all 0 (*)          |
-| intensity/native_* | corpus has a categorical scale (labels.intensity_levels),  |
+| intensity/native_* | corpus has a categorical scale (its CorpusLabels.intensity_levels),  |
 |                    | category labelled and not neutral, intensity labelled      |
 | phoneme/*          | reference phoneme sequence not empty                       |
 | gender/*           | gender labelled                                            |
@@ -63,6 +63,7 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.eval.ctc_decode import edit_distance
+from speecheq_jax.data.corpora import registry
 
 _SEQUENCE_FIELDS = ("phoneme_true", "phoneme_pred")
 
@@ -263,7 +264,7 @@ def _intensity_metrics(pred: Predictions, neutral: int | None) -> dict[str, Any]
     ccc = concordance_correlation(true, predicted) if np.ptp(true) > 0 else None
     if ccc is not None:
         out["intensity/ccc"] = ccc
-    levels = np.array([labels.intensity_levels(c) or 0 for c in pred.corpus], dtype=np.int64)
+    levels = np.array([registry.get(c).labels.intensity_levels or 0 for c in pred.corpus], dtype=np.int64)
     emotional = (pred.category_true != labels.MISSING) & (pred.category_true != neutral)
     on_native_scale = counted & emotional & (levels > 0)
     if on_native_scale.any():
@@ -375,7 +376,7 @@ def compute_metrics(pred: Predictions, categories: Sequence[str] = labels.CATEGO
     if (pred.category_true >= len(categories)).any():
         raise ValueError(f"category_true has id {pred.category_true.max()}, outside the label set {categories}")
     per_corpus = {
-        corpus: _group_metrics(pred.select(pred.corpus == corpus), categories, labels.supported_scales(corpus))
+        corpus: _group_metrics(pred.select(pred.corpus == corpus), categories, registry.get(corpus).labels.supported_scales)
         for corpus in sorted(set(pred.corpus.tolist()))
     }
     overall = _group_metrics(pred, categories, eq_scales=())

@@ -78,7 +78,7 @@ def write_report(
       history_path: JSON-lines training history, one object per line with
         "step" and metric keys such as "train/loss" or "valid/ua".
       label_mapping: corpus -> native code -> unified category (or the
-        drop/mask decision), e.g. {c: labels.describe_mapping(c, options)}.
+        drop/mask decision), e.g. {c: registry.get(c).labels.describe(options)}.
       categories: the run's category label set (the category head's classes),
         stated at the top of the report.
       title: first heading of report.md.

@@ -8,6 +8,7 @@ from matplotlib import image
 from speecheq_jax import labels
 from speecheq_jax.eval.metrics import aggregate_folds, compute_metrics
 from speecheq_jax.eval.report import metric_family, read_history, write_report
+from speecheq_jax.data.corpora import registry
 from tests.eval.test_metrics import random_predictions
 
 pytestmark = pytest.mark.unit
@@ -31,7 +32,7 @@ def write_history(path):
 
 def test_single_evaluation_report(tmp_path):
     metrics = compute_metrics(random_predictions(seed=0, n=300, corpora=("cremad", "iemocap")))
-    mapping = {corpus: labels.describe_mapping(corpus) for corpus in ("cremad", "iemocap")}
+    mapping = {corpus: registry.get(corpus).labels.describe() for corpus in ("cremad", "iemocap")}
     write_history(tmp_path / "history.jsonl")
     written = write_report(tmp_path / "run", metrics, history_path=tmp_path / "history.jsonl",
                            label_mapping=mapping, title="Fold 0")
