@@ -31,10 +31,10 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.data import features
-from speecheq_jax.data.buckets import SUBSAMPLING
+from speecheq_jax.data.batch import SUBSAMPLING
 
 if TYPE_CHECKING:
-    from speecheq_jax.data.pipeline import DataSpec
+    from speecheq_jax.data.spec import DataSpec
 
 CARD_FORMAT = 1
 CARD_FILE = "model_card.json"
