@@ -30,7 +30,7 @@ from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model.config import SIZES, default_model_config
 from speecheq_jax.model.params import count_params
 from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.model.frontend import SUBSAMPLING
+from speecheq_jax.frames import SUBSAMPLING
 
 
 @dataclasses.dataclass

@@ -38,7 +38,7 @@ import numpy as np
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model.config import SIZES
-from speecheq_jax.model.frontend import SUBSAMPLING
+from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
 
 NUM_PHONEMES = 64
 NUM_CATEGORIES = 6
@@ -86,7 +86,7 @@ def _torch_classifier(num_layers: int, d_model: int, num_heads: int, ff_mult: in
     import torchaudio
     from torch import nn
 
-    reduced = ((batch_lib.NUM_MEL_BINS - 1) // 2) // 2 + 1
+    reduced = ((NUM_MELS - 1) // 2) // 2 + 1
 
     class TorchClassifier(nn.Module):
         def __init__(self):

@@ -31,10 +31,10 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.data import features
-from speecheq_jax.data.buckets import SUBSAMPLING
+from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
 
 if TYPE_CHECKING:
-    from speecheq_jax.data.pipeline import DataSpec
+    from speecheq_jax.data.spec import DataSpec
 
 CARD_FORMAT = 1
 CARD_FILE = "model_card.json"
@@ -46,7 +46,7 @@ def feature_parameters() -> dict[str, Any]:
     """The log-mel definition (data/features.py) and the input limits of the model."""
     return {
         "sample_rate": features.SAMPLE_RATE, "n_fft": features.N_FFT, "win_length": features.WIN_LENGTH,
-        "hop_length": features.HOP_LENGTH, "num_mels": features.NUM_MELS, "log_floor": features.LOG_FLOOR,
+        "hop_length": features.HOP_LENGTH, "num_mels": NUM_MELS, "log_floor": features.LOG_FLOOR,
         "subsampling": SUBSAMPLING, "min_seconds": MIN_SECONDS,
     }
 

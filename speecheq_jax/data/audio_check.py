@@ -4,14 +4,9 @@ Every corpus read (`corpora.base.unify`) calls `check_file` on each audio
 file, so the same rules hold for all corpora, for `summarize` and for the
 TFDS builders: a file is usable when it exists, is not empty, has a readable
 header with samples, decodes, is not all zeros and lasts at least
-`MIN_SECONDS`. `decode` is what featurisation and prediction read through.
+`MIN_SECONDS`. `read_audio` (16 kHz mono, through `decode`) is what featurisation and prediction read.
 
-Minimum duration: the conformer front end subsamples 10 ms log-mel frames by
-4 (two 3x3 stride-2 convolutions, padding 1: T -> ceil(T / 2) twice). We ask
-for `MIN_ENCODER_FRAMES` = 5 encoder frames (200 ms of context): 4 * (5 - 1) + 1
-= 17 log-mel frames = 1 + n // 160 with n = 2560 samples at 16 kHz, i.e.
-0.16 s. Shorter clips carry too little to classify and make CTC's length
-constraint unsatisfiable for any real transcript.
+Minimum duration: `frames.MIN_SECONDS` (why: see speecheq_jax/frames.py).
 """
 
 from __future__ import annotations
@@ -21,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.data.errors import UnusableFileError
+from speecheq_jax.data.features import to_mono_16k
 
-SUBSAMPLING = 4
-"""Frame-rate reduction of the conformer front end (two stride-2 convolutions)."""
 MIN_ENCODER_FRAMES = 5
 MIN_SECONDS = SUBSAMPLING * (MIN_ENCODER_FRAMES - 1) * 0.01
 """0.16 s: the shortest audio that gives MIN_ENCODER_FRAMES encoder frames (10 ms log-mel hop)."""
@@ -68,3 +63,12 @@ def check_file(path: str | Path) -> None:
         raise UnusableFileError(str(path), TOO_SHORT, f"{seconds:.3f} s")
     if not np.any(samples):
         raise UnusableFileError(str(path), SILENT)
+
+
+def read_audio(path: str | Path) -> np.ndarray:
+    """Reads an audio file -> float32 [N] mono at 16 kHz.
+
+    Raises UnusableFileError (a ValueError naming the file) for a
+    missing, empty or undecodable file.
+    """
+    return to_mono_16k(*decode(path))

@@ -10,9 +10,7 @@ numpy Generator seeded per global batch, so a resumed run reproduces it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

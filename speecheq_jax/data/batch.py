@@ -8,7 +8,7 @@ that evaluation sees every example exactly once in full batches) have
 
 | key            | shape    | dtype   | meaning                                        |
 |----------------|----------|---------|------------------------------------------------|
-| logmel         | [B,T,80] | float32 | CMVN-normalised log-mel frames, 0 on padding   |
+| logmel         | [B,T,F]  | float32 | CMVN-normalised log-mel frames, 0 on padding   |
 | frame_mask     | [B,T]    | bool    | True on real frames                            |
 | category       | [B]      | int32   | id in the run's label set (DataSpec.categories)|
 | category_mask  | [B]      | bool    | example carries a category                     |
@@ -22,6 +22,9 @@ that evaluation sees every example exactly once in full batches) have
 | example_mask   | [B]      | bool    | False on padding examples                      |
 | index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
 
+with F = frames.NUM_MELS (80) and L = T // SUBSAMPLING: a CTC target is
+aligned over its example's encoder frames, of which the model has T / 4.
+
 Under gradient accumulation the training loop adds one more field,
 `label_totals` float32 [B, 4] (train/losses.TOTALS_KEY): every row holds the
 labelled count per task of the whole update the micro-batch belongs to.
@@ -31,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NUM_MEL_BINS = 80
+from speecheq_jax.frames import NUM_MELS
+
 LABEL_MASKS: dict[str, str] = {
     "category": "category_mask",
     "intensity": "intensity_mask",
@@ -58,7 +62,7 @@ KEYS: tuple[str, ...] = tuple(_SPECS)
 
 def shapes(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, tuple[tuple[int, ...], type]]:
     """Shape and dtype of every Batch field for one bucket."""
-    dims = {"B": batch_size, "T": num_frames, "F": NUM_MEL_BINS, "L": max_phonemes}
+    dims = {"B": batch_size, "T": num_frames, "F": NUM_MELS, "L": max_phonemes}
     return {k: (tuple(dims[c] for c in axes), dtype) for k, (axes, dtype) in _SPECS.items()}
 
 

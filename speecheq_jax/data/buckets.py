@@ -1,10 +1,11 @@
-"""Length bucketing: few static batch shapes, little padding, fully deterministic.
+"""Batch plans over record lengths: few static batch shapes, little padding, fully deterministic.
 
 Grain has no bucketing op, so batches are planned on record lengths alone
-(known from the dataset metadata, no record read): a shuffled stream is cut
-into windows of `window` examples, each window is sorted by length and cut
-into batches, and each batch is padded to the smallest bucket that holds it.
-The step then compiles at most once per bucket.
+(known from the dataset metadata, no record read), in pure numpy. Training
+(`window_plan`): a window of a shuffled stream is sorted by length and cut
+into batches, each padded to the smallest bucket that holds it. Evaluation
+(`eval_plan`): every example once, sorted by length. The step then compiles at
+most once per bucket.
 
 An example's bucket T only has to hold its frames. Its phonemes are a CTC
 target over its OWN encoder frames (ceil(num_frames / 4) after the front
@@ -17,10 +18,11 @@ width T // 4.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-SUBSAMPLING = 4
+from speecheq_jax.frames import SUBSAMPLING
 
 
 def encoder_frames(num_frames: np.ndarray | int) -> np.ndarray:
@@ -58,29 +60,58 @@ def bucket_or_extend(length: int, buckets: Sequence[int]) -> int:
     return bucket if bucket is not None else -(-length // step) * step
 
 
-def windowed_batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, window: int,
-                     rng: np.random.Generator) -> list[np.ndarray]:
-    """Cuts a shuffled order into batches of similar lengths.
+class BatchPlan(NamedTuple):
+    """One global batch, planned on indexes: the frames it is padded to and the examples it holds.
+
+    Attributes:
+      bucket: frames T of the batch (every member's frames fit).
+      positions: int64 [B] positions into the split's `Entries`; -1 = padding row
+        (only at the end, only in evaluation).
+    """
+
+    bucket: int
+    positions: np.ndarray
+
+
+def window_plan(window: np.ndarray, frames: np.ndarray, batch_size: int, buckets: Sequence[int],
+                rng: np.random.Generator) -> list[BatchPlan]:
+    """Cuts one window of a shuffled stream into batches of similar lengths (training).
 
     Args:
-      order: int [N], a shuffled order of example positions.
-      lengths: int [M], frames per position (indexed by `order`).
-      batch_size: examples per batch; a trailing partial batch is dropped.
-      window: examples sorted together (rounded up to whole batches).
-      rng: shuffles the batch order inside each window, so lengths do not
-        rise steadily within a window.
+      window: int [W] example positions, W a multiple of `batch_size`; every
+        member's frames fit the largest bucket.
+      frames: int [N] frames per position (indexed by `window`).
+      batch_size: examples per batch (global).
+      buckets: the frame lengths batches are padded to.
+      rng: shuffles the batch order, so lengths do not rise steadily within a window.
     Returns:
-      list of int [batch_size] arrays of positions.
+      W // batch_size plans, each padded to the smallest bucket that holds it.
     """
-    window = max(window // batch_size, 1) * batch_size
-    usable = len(order) // batch_size * batch_size
-    batches: list[np.ndarray] = []
-    for start in range(0, usable, window):
-        members = order[start : min(start + window, usable)]
-        members = members[np.argsort(lengths[members], kind="stable")]
-        chunk = [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
-        batches.extend(chunk[i] for i in rng.permutation(len(chunk)))
-    return batches
+    if len(window) % batch_size:
+        raise ValueError(f"a window of {len(window)} examples is not a whole number of batches of {batch_size}")
+    members = window[np.argsort(frames[window], kind="stable")]
+    chunks = [members[i : i + batch_size] for i in range(0, len(members), batch_size)]
+    return [BatchPlan(bucket_for(int(frames[chunks[i]].max()), buckets), chunks[i])
+            for i in rng.permutation(len(chunks))]
+
+
+def eval_plan(frames: np.ndarray, batch_size: int, buckets: Sequence[int]) -> list[BatchPlan]:
+    """Every example once, sorted by length, the last batch filled with padding rows (evaluation).
+
+    Args:
+      frames: int [N] frames per example position.
+    Returns:
+      ceil(N / batch_size) plans; a batch longer than the largest bucket is
+      padded to a multiple of the smallest (`bucket_or_extend`), never dropped.
+    """
+    order = np.argsort(frames, kind="stable")
+    plans = []
+    for start in range(0, len(order), batch_size):
+        members = order[start : start + batch_size]
+        positions = np.full(batch_size, -1, np.int64)
+        positions[: len(members)] = members
+        plans.append(BatchPlan(bucket_or_extend(int(frames[members].max()), buckets), positions))
+    return plans
 
 
 def padding_efficiency(real_frames: int, padded_frames: int) -> float:

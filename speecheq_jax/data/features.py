@@ -33,12 +33,12 @@ import numpy as np
 import scipy.signal
 
 from speecheq_jax.data import audio_check
+from speecheq_jax.frames import NUM_MELS
 
 SAMPLE_RATE = 16000
 N_FFT = 512
 WIN_LENGTH = 400
 HOP_LENGTH = 160
-NUM_MELS = 80
 LOG_FLOOR = 1e-6
 PAD_SAMPLES = 32000
 """Batched inputs are padded to a multiple of this many samples (2 s): one compile per multiple."""

@@ -20,7 +20,7 @@ class Utterance:
     Attributes:
       id: unique within the corpus (e.g. 'Ses01F_impro01_F000').
       audio_path: path of the WAV file.
-      corpus: corpus name (see `labels.CORPORA`).
+      corpus: corpus name (see `data.corpora.registry.names()`).
       speaker: speaker id, unique within the corpus (e.g. 'Ses01F' for the
         female actor of IEMOCAP session 1).
       gender: 'F', 'M' or None when unknown.

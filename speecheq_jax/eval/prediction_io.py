@@ -20,6 +20,7 @@ import numpy as np
 import soundfile
 
 from speecheq_jax.data import features
+from speecheq_jax.data.assemble import Row, assemble
 from speecheq_jax.eval.ctc_decode import ctc_greedy_decode
 
 log = logging.getLogger(__name__)
@@ -64,20 +65,17 @@ def read_logmels(paths: Sequence[str | Path], min_seconds: float) -> tuple[dict[
 
 def pad_logmels(mels: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray, rows: int,
                 frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """CMVN-normalised log-mels padded into a batch.
+    """CMVN-normalised log-mels padded into a batch by the pipeline's assembler (`data.assemble`).
 
     Args:
       mels: at most `rows` float32 [T_i, 80] log-mels with T_i <= frames.
       mean, std: float32 [80] CMVN statistics.
+      frames: a multiple of the model's subsampling (a bucket).
     Returns:
       (logmel float32 [rows, frames, 80], frame_mask bool [rows, frames]); padding is zero.
     """
-    logmel = np.zeros((rows, frames, features.NUM_MELS), np.float32)
-    mask = np.zeros((rows, frames), bool)
-    for row, mel in enumerate(mels):
-        logmel[row, : len(mel)] = (mel - mean) / std
-        mask[row, : len(mel)] = True
-    return logmel, mask
+    batch = assemble([Row(mel, mean, std) for mel in mels], rows, frames)
+    return batch["logmel"], batch["frame_mask"]
 
 
 def prediction_records(paths: Sequence[str], outputs: Mapping[str, np.ndarray], card: Mapping[str, Any]

@@ -23,7 +23,7 @@ import jax2onnx
 import numpy as np
 import onnxruntime
 
-from speecheq_jax.data.features import NUM_MELS
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from speecheq_jax.data.features import NUM_MELS
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
 
 EXPORT_PLATFORMS: tuple[str, ...] = ("cpu", "cuda", "tpu")

@@ -18,9 +18,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.model.dropout import HashDropout
-
-SUBSAMPLING = 4
 
 
 def _halved(size: int) -> int:

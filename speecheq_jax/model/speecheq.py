@@ -20,7 +20,7 @@ import ml_collections
 from flax import nnx, struct
 
 from speecheq_jax import labels
-from speecheq_jax.data.batch import NUM_MEL_BINS
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.model.config import UTTERANCE_HEADS, validate_model_config
 from speecheq_jax.model.conformer import ConformerEncoder
 from speecheq_jax.model.heads import PhonemeHead, UtteranceHead
@@ -61,7 +61,7 @@ class SpeechEQ(nnx.Module):
             raise ValueError("model.heads has 'category' but the run's corpora hold no category label")
         dtype = jnp.dtype(config.dtype)
         d_model = config.d_model
-        self.encoder = ConformerEncoder(config, NUM_MEL_BINS, dtype=dtype, rngs=rngs)
+        self.encoder = ConformerEncoder(config, NUM_MELS, dtype=dtype, rngs=rngs)
         utterance_heads = [h for h in UTTERANCE_HEADS if h in config.heads]
         num_outputs = {"category": num_categories, "intensity": 1, "gender": len(labels.GENDERS)}
         self.utterance_heads = nnx.Dict(

@@ -25,7 +25,7 @@ from jax.sharding import Mesh
 from tqdm import tqdm
 
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.data.buckets import SUBSAMPLING
+from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.train import losses
 from speecheq_jax.train import mesh as mesh_lib
 

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from speecheq_jax.data.buckets import SUBSAMPLING
+from speecheq_jax.frames import SUBSAMPLING
 
 TASKS: tuple[str, ...] = ("category", "intensity", "phoneme", "gender")
 TOTALS_KEY = "label_totals"

@@ -8,6 +8,7 @@ import soundfile
 
 from speecheq_jax.data import audio_check, features
 from speecheq_jax.data.errors import UnusableFileError
+from speecheq_jax.frames import MIN_ENCODER_FRAMES, MIN_SECONDS
 from tests.data.corpora import fixtures
 
 pytestmark = pytest.mark.unit
@@ -43,9 +44,9 @@ def test_usable_audio_passes_even_when_quiet_or_resampled(tmp_path):
 
 
 def test_min_duration_gives_the_promised_encoder_frames():
-    samples = round(audio_check.MIN_SECONDS * features.SAMPLE_RATE)
+    samples = round(MIN_SECONDS * features.SAMPLE_RATE)
     frames = features.num_frames(samples)
     for _ in range(2):  # two 3x3 stride-2 convolutions with padding 1
         frames = math.ceil(frames / 2)
-    assert frames == audio_check.MIN_ENCODER_FRAMES
-    assert math.ceil(math.ceil(features.num_frames(samples - 160) / 2) / 2) < audio_check.MIN_ENCODER_FRAMES
+    assert frames == MIN_ENCODER_FRAMES
+    assert math.ceil(math.ceil(features.num_frames(samples - 160) / 2) / 2) < MIN_ENCODER_FRAMES

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 
 from speecheq_jax.data.config import default_data_config
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.data import buckets, features, pipeline, prepare
+from speecheq_jax.data import buckets, features, pipeline, prepare, sources
 from tests.data.test_builders import make_manifest_corpus
 
 
@@ -105,6 +105,19 @@ def test_eval_sees_every_example_exactly_once(config, process_count):
 
 
 @pytest.mark.integration
+def test_datasets_open_once_for_spec_training_and_every_validation(config):
+    opened = sources.open_sources(config)
+    pipeline.load_spec(config)
+    pipeline.make_train_iterator(config, None)
+    for _ in range(2):
+        list(pipeline.make_eval_iterator(config, "valid", None)[0])
+    other_batching = config.copy_and_resolve_references()
+    other_batching.batch_size = 2
+    assert sources.open_sources(other_batching) is opened
+    assert all("records" in corpus.__dict__ for corpus in opened.corpora)  # readers opened, and kept
+
+
+@pytest.mark.integration
 def test_eval_keeps_examples_longer_than_every_bucket(config):
     cfg = config.copy_and_resolve_references()
     cfg.buckets = (32,)
@@ -159,6 +172,7 @@ def test_missing_dataset_unknown_corpus_and_corrupt_record_are_clear(config, tmp
         return {k: Broken(v) for k, v in real(self, *args, **kwargs).items()}
 
     monkeypatch.setattr(tfds.core.read_only_builder.ReadOnlyBuilder, "as_data_source", truncated)
+    monkeypatch.setattr(sources, "_OPENED", {})  # the datasets open again, through the patched reader
     with pytest.raises(ValueError, match="corrupt record: .* split 'spk_"):
         next(pipeline.make_train_iterator(config, None))
 

@@ -8,6 +8,7 @@ import soundfile
 
 from speecheq_jax.data import audio_check, features
 from speecheq_jax.eval import prediction_io
+from speecheq_jax.frames import NUM_MELS
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +26,7 @@ def test_directories_take_every_soundfile_format(tmp_path):
     paths = prediction_io.expand_inputs([tmp_path])
     assert sorted(p.name for p in paths) == ["D.WAV", "a.wav", "b.flac", "c.ogg"]
     mels, errors = prediction_io.read_logmels(paths, min_seconds=0.25)
-    assert errors == {} and all(m.shape == (features.num_frames(8000), features.NUM_MELS) for m in mels.values())
+    assert errors == {} and all(m.shape == (features.num_frames(8000), NUM_MELS) for m in mels.values())
 
 
 def test_unreadable_and_too_short_files_get_one_line_errors(tmp_path):

@@ -5,7 +5,6 @@ import json
 import pytest
 from matplotlib import image
 
-from speecheq_jax import labels
 from speecheq_jax.eval.metrics import aggregate_folds, compute_metrics
 from speecheq_jax.eval.report import metric_family, read_history, write_report
 from speecheq_jax.data.corpora import registry

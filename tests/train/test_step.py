@@ -12,6 +12,7 @@ from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
+from speecheq_jax.frames import NUM_MELS
 
 pytestmark = pytest.mark.unit
 NUM_PHONEMES = 10
@@ -40,7 +41,7 @@ def _batch(batch_size: int = 8, frames: int = 64, seed: int = 0) -> dict[str, np
     b = batch_lib.zeros(batch_size, frames, frames // 4)
     lengths = rng.integers(frames // 2, frames + 1, batch_size)
     for row, length in enumerate(lengths):
-        b["logmel"][row, :length] = rng.normal(size=(length, batch_lib.NUM_MEL_BINS))
+        b["logmel"][row, :length] = rng.normal(size=(length, NUM_MELS))
         b["frame_mask"][row, :length] = True
         b["phonemes"][row, :3] = rng.integers(1, NUM_PHONEMES + 1, 3)
         b["phoneme_mask"][row, :3] = True

@@ -48,6 +48,7 @@ from speecheq_jax.data.corpora.base import CorpusData, ReadOptions
 from speecheq_jax.data.corpora.spec import CorpusSpec
 from speecheq_jax.data.errors import DataError
 from speecheq_jax.data.utterance import Utterance
+from speecheq_jax.frames import NUM_MELS
 
 VERSION = tfds.core.Version("1.0.0")
 AUDIO_CHUNK = 32
@@ -63,7 +64,7 @@ EXAMPLE_FEATURES = tfds.features.FeaturesDict({
     "speaker": tfds.features.Text(),
     "lang": tfds.features.Text(),
     "native_label": tfds.features.Text(),
-    "logmel": tfds.features.Tensor(shape=(None, features.NUM_MELS), dtype=np.float16, encoding=_BYTES),
+    "logmel": tfds.features.Tensor(shape=(None, NUM_MELS), dtype=np.float16, encoding=_BYTES),
     "num_frames": tfds.features.Scalar(dtype=np.int32),
     "category": tfds.features.Scalar(dtype=np.int32),
     "intensity": tfds.features.Scalar(dtype=np.float32),

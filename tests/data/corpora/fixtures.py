@@ -24,7 +24,7 @@ SAMPLE_RATE = 16000
 
 
 def write_wav(path: Path, seconds: float = 0.2, seed: int = 0) -> Path:
-    """A short sine-plus-noise PCM16 WAV (0.2 s: above audio_check.MIN_SECONDS); seconds=0 writes a header only."""
+    """A short sine-plus-noise PCM16 WAV (0.2 s: above frames.MIN_SECONDS); seconds=0 writes a header only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     noise = np.random.default_rng(seed).normal(0.0, 0.01, t.shape)
