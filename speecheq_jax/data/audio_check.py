@@ -4,7 +4,7 @@ Every corpus read (`corpora.base.unify`) calls `check_file` on each audio
 file, so the same rules hold for all corpora, for `summarize` and for the
 TFDS builders: a file is usable when it exists, is not empty, has a readable
 header with samples, decodes, is not all zeros and lasts at least
-`MIN_SECONDS`. `read_audio` (16 kHz mono, through `decode`) is what featurisation and prediction read.
+`MIN_SECONDS`. `decode` is what featurisation and prediction read through.
 
 Minimum duration: `frames.MIN_SECONDS` (why: see speecheq_jax/frames.py).
 """
@@ -16,13 +16,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.data.errors import UnusableFileError
-from speecheq_jax.data.features import to_mono_16k
-
-MIN_ENCODER_FRAMES = 5
-MIN_SECONDS = SUBSAMPLING * (MIN_ENCODER_FRAMES - 1) * 0.01
-"""0.16 s: the shortest audio that gives MIN_ENCODER_FRAMES encoder frames (10 ms log-mel hop)."""
+from speecheq_jax.frames import MIN_SECONDS
 
 MISSING = "audio file missing"
 ZERO_LENGTH = "zero-length file"
@@ -64,11 +59,3 @@ def check_file(path: str | Path) -> None:
     if not np.any(samples):
         raise UnusableFileError(str(path), SILENT)
 
-
-def read_audio(path: str | Path) -> np.ndarray:
-    """Reads an audio file -> float32 [N] mono at 16 kHz.
-
-    Raises UnusableFileError (a ValueError naming the file) for a
-    missing, empty or undecodable file.
-    """
-    return to_mono_16k(*decode(path))
