@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model.config import default_model_config
+from speecheq_jax.model.config import NUM_FEATURES, default_model_config
 
 NUM_PHONEMES = 12
 NUM_CATEGORIES = 6
@@ -33,7 +33,7 @@ def random_batch(
     """
     batch = batch_lib.zeros(len(lengths), num_frames, max_phonemes=4)
     for row, length in enumerate(lengths):
-        frames = np.random.default_rng([seed, row]).standard_normal((length, batch_lib.NUM_MEL_BINS))
+        frames = np.random.default_rng([seed, row]).standard_normal((length, NUM_FEATURES))
         batch["logmel"][row] = padding_value
         batch["logmel"][row, :length] = frames
         batch["frame_mask"][row, :length] = True

@@ -3,7 +3,8 @@
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.config import default_model_config
+from speecheq_jax.data.features import NUM_MELS
+from speecheq_jax.model.config import NUM_FEATURES, default_model_config
 from speecheq_jax.model.speecheq import SpeechEQ
 
 pytestmark = pytest.mark.unit
@@ -41,3 +42,7 @@ def test_bad_config_names_the_key(key, value, message):
 def test_unknown_size_is_rejected():
     with pytest.raises(ValueError, match="unknown model size 'XL'"):
         default_model_config("XL")
+
+
+def test_the_front_end_takes_the_data_log_mel_bins():
+    assert NUM_FEATURES == NUM_MELS

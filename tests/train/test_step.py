@@ -9,6 +9,7 @@ from flax import nnx
 
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
+from speecheq_jax.data import features
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
@@ -40,7 +41,7 @@ def _batch(batch_size: int = 8, frames: int = 64, seed: int = 0) -> dict[str, np
     b = batch_lib.zeros(batch_size, frames, frames // 4)
     lengths = rng.integers(frames // 2, frames + 1, batch_size)
     for row, length in enumerate(lengths):
-        b["logmel"][row, :length] = rng.normal(size=(length, batch_lib.NUM_MEL_BINS))
+        b["logmel"][row, :length] = rng.normal(size=(length, features.NUM_MELS))
         b["frame_mask"][row, :length] = True
         b["phonemes"][row, :3] = rng.integers(1, NUM_PHONEMES + 1, 3)
         b["phoneme_mask"][row, :3] = True
