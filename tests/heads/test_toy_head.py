@@ -71,8 +71,9 @@ def _batch():
 
 def test_a_registered_toy_head_trains_evaluates_reports_and_predicts(valence_registered, tmp_path):
     assert [spec.name for spec in head_specs(["valence", "category"])] == ["category", "valence"]
-    model = SpeechEQ(small_config(heads=("category", "valence")), num_phonemes=NUM_PHONEMES,
-                     num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0))
+    config = small_config(heads=("category", "valence"), num_layers=1, d_model=32, num_heads=2,
+                          pooling_attention_dim=16)
+    model = SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0))
     assert "valence" in model.utterance_heads and "valence" in model.poolings
     batch = _batch()
 
