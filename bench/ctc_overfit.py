@@ -17,7 +17,7 @@ import importlib.util
 import jax
 
 from speecheq_jax.data import pipeline
-from speecheq_jax.eval.ctc_decode import ctc_greedy_decode, edit_distance
+from speecheq_jax.heads.ctc_decode import ctc_greedy_decode, edit_distance
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib

@@ -1,10 +1,11 @@
 """The evaluation loop: run the eval step over a split, gather host predictions.
 
 Each batch's outputs cross to the host once (this is a logging boundary);
-padding examples (`example_mask` False) are removed, the CTC frame argmax is
-greedy-decoded, and the record table of the split (`batch["index"]` -> id,
-corpus, speaker) attaches names. `process_allgather` makes it multi-host
-safe: every process sees the whole split's outputs.
+padding examples (`example_mask` False) are removed, every head's truth and
+predictions are taken by its spec (a CTC head's frame argmax is greedy-decoded),
+and the record table of the split (`batch["index"]` -> id, corpus, speaker)
+attaches names. `process_allgather` makes it multi-host safe: every process
+sees the whole split's outputs.
 """
 
 from __future__ import annotations
@@ -16,14 +17,56 @@ import numpy as np
 from jax.experimental import multihost_utils
 from tqdm import tqdm
 
-from speecheq_jax.eval.ctc_decode import ctc_greedy_decode
-from speecheq_jax.eval.metrics import Predictions, compute_metrics
+from speecheq_jax.eval.metrics import compute_metrics
+from speecheq_jax.eval.predictions import Predictions, take_rows
+from speecheq_jax.heads import head_specs
+from speecheq_jax.heads.spec import HostValues
 
 Batch = dict[str, jax.Array]
 
 
 def _to_host(tree):
     return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+class _Gathered:
+    """Per-head host values of the real examples seen so far, batch by batch."""
+
+    def __init__(self) -> None:
+        self.index: list[np.ndarray] = []
+        self.truth: dict[str, list[HostValues]] = {}
+        self.predicted: dict[str, list[HostValues]] = {}
+
+    def add(self, outputs: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> None:
+        rows = np.flatnonzero(batch["example_mask"])
+        self.index.append(batch["index"][rows].astype(np.int64))
+        for spec in head_specs():
+            if spec.label in batch:
+                self.truth.setdefault(spec.name, []).append(spec.truth_from_batch(batch, rows))
+            if spec.eval_output in outputs:
+                self.predicted.setdefault(spec.name, []).append(spec.predictions_from_outputs(outputs, rows))
+
+    def predictions(self, records: Sequence[dict], desc: str) -> Predictions:
+        """Every example once, in record order, named from `records`."""
+        index = np.concatenate(self.index) if self.index else np.zeros(0, np.int64)
+        if index.size == 0:
+            raise ValueError(f"{desc}: the split has no examples")
+        if np.unique(index).size != index.size:
+            raise AssertionError(f"{desc}: an example was evaluated twice")
+        order = np.argsort(index, kind="stable")
+        meta = [records[i] for i in index[order]]
+        return Predictions(
+            corpus=np.array([m["corpus"] for m in meta]),
+            speaker=np.array([m["speaker"] for m in meta]),
+            truth={name: take_rows(_joined(parts), order) for name, parts in self.truth.items()},
+            predicted={name: take_rows(_joined(parts), order) for name, parts in self.predicted.items()},
+        )
+
+
+def _joined(parts: list[HostValues]) -> HostValues:
+    if isinstance(parts[0], list):
+        return [sequence for part in parts for sequence in part]
+    return np.concatenate(parts, axis=0)
 
 
 def gather_predictions(eval_step: Callable, state, batches: Iterable[Batch], records: Sequence[dict],
@@ -39,72 +82,19 @@ def gather_predictions(eval_step: Callable, state, batches: Iterable[Batch], rec
     Returns:
       (Predictions over the real examples in record order, mean loss per task).
     """
-    rows: list[dict] = []
+    gathered = _Gathered()
     loss_sums: dict[str, float] = {}
     for batch in tqdm(batches, desc=desc, unit="batch", leave=False):
         outputs, sums = eval_step(state, batch)
-        host = _to_host({"outputs": outputs, "batch": {k: batch[k] for k in _LABEL_KEYS}})
-        rows.extend(_batch_rows(host["outputs"], host["batch"]))
+        keys = ["example_mask", "index"] + [key for spec in head_specs() if spec.label in batch
+                                            for key in (spec.label, spec.label_mask)]
+        host = _to_host({"outputs": outputs, "batch": {k: batch[k] for k in keys}})
+        gathered.add(host["outputs"], host["batch"])
         for key, value in jax.device_get(sums).items():
             loss_sums[key] = loss_sums.get(key, 0.0) + float(value)
-    if not rows:
-        raise ValueError(f"{desc}: the split has no examples")
-    rows.sort(key=lambda r: r["index"])
-    indices = [r["index"] for r in rows]
-    if len(set(indices)) != len(indices):
-        raise AssertionError(f"{desc}: an example was evaluated twice")
     tasks = [k[len("count_"):] for k in loss_sums if k.startswith("count_")]
     losses = {t: loss_sums[f"loss_{t}"] / max(loss_sums[f"count_{t}"], 1.0) for t in tasks}
-    return _predictions(rows, records), losses
-
-
-_LABEL_KEYS = ("category", "category_mask", "intensity", "intensity_mask", "gender", "gender_mask",
-               "phonemes", "phoneme_mask", "example_mask", "index")
-
-
-def _batch_rows(outputs: dict[str, np.ndarray], batch: dict[str, np.ndarray]) -> list[dict]:
-    """One dict per real example of a host batch; ragged phoneme sequences become lists here."""
-    keep = np.flatnonzero(batch["example_mask"])
-    decoded = None
-    if "phoneme_ids" in outputs:
-        decoded = ctc_greedy_decode(outputs["phoneme_ids"][keep], outputs["out_mask"][keep])
-    rows = []
-    for j, i in enumerate(keep):
-        row = {
-            "index": int(batch["index"][i]),
-            "category": int(batch["category"][i]) if batch["category_mask"][i] else -1,
-            "intensity": float(batch["intensity"][i]) if batch["intensity_mask"][i] else -1.0,
-            "gender": int(batch["gender"][i]) if batch["gender_mask"][i] else -1,
-            "phoneme_true": batch["phonemes"][i][batch["phoneme_mask"][i]].tolist(),
-        }
-        for key in ("category_prob", "intensity", "gender_prob"):
-            if key in outputs:
-                row[f"out/{key}"] = outputs[key][i]
-        if decoded is not None:
-            row["phoneme_pred"] = decoded[j]
-        rows.append(row)
-    return rows
-
-
-def _predictions(rows: list[dict], records: Sequence[dict]) -> Predictions:
-    """Per-example host rows (record order) -> the metrics' Predictions record."""
-    meta = [records[r["index"]] for r in rows]
-
-    def stacked(key: str) -> np.ndarray | None:
-        return np.stack([r[key] for r in rows]) if key in rows[0] else None
-
-    return Predictions(
-        corpus=np.array([m["corpus"] for m in meta]),
-        speaker=np.array([m["speaker"] for m in meta]),
-        category_true=np.array([r["category"] for r in rows]),
-        category_prob=stacked("out/category_prob"),
-        intensity_true=np.array([r["intensity"] for r in rows]),
-        intensity_pred=stacked("out/intensity"),
-        gender_true=np.array([r["gender"] for r in rows]),
-        gender_prob=stacked("out/gender_prob"),
-        phoneme_true=[r["phoneme_true"] for r in rows],
-        phoneme_pred=[r["phoneme_pred"] for r in rows] if "phoneme_pred" in rows[0] else None,
-    )
+    return gathered.predictions(records, desc), losses
 
 
 def evaluate(eval_step: Callable, state, batches: Iterable[Batch], records: Sequence[dict],

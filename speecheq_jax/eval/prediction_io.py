@@ -21,7 +21,7 @@ import soundfile
 
 from speecheq_jax.data import features
 from speecheq_jax.data.assemble import Row, assemble
-from speecheq_jax.eval.ctc_decode import ctc_greedy_decode
+from speecheq_jax.heads import head_specs
 
 log = logging.getLogger(__name__)
 
@@ -82,30 +82,19 @@ def prediction_records(paths: Sequence[str], outputs: Mapping[str, np.ndarray], 
                        ) -> list[dict[str, Any]]:
     """One JSON record per real row of a batch's outputs (the first len(paths) rows).
 
-    `outputs` holds the heads that exist: category_prob [B, C], intensity [B],
-    gender_prob [B, 2], phoneme_ids [B, T'] with out_mask [B, T'] (greedy CTC).
-    Names come from the model card: its categories, genders and phonemes.
+    `outputs` holds the eval outputs of the heads that exist (category_prob [B, C], intensity [B],
+    phoneme_ids [B, T'] with out_mask [B, T'], gender_prob [B, 2]); each head's spec turns its row
+    into fields (`category`, `category_probs`, `intensity`, `phonemes`, `gender`, `gender_probs`),
+    with names from the model card: its categories, genders and phonemes.
     """
-    n = len(paths)
-    categories, genders = card["labels"]["categories"], card["labels"]["genders"]
-    phonemes = None
-    if "phoneme_ids" in outputs:
-        phonemes = ctc_greedy_decode(np.asarray(outputs["phoneme_ids"])[:n], np.asarray(outputs["out_mask"])[:n])
+    rows = np.arange(len(paths))
+    present = [spec for spec in head_specs() if spec.eval_output in outputs]
+    values = {spec.name: spec.predictions_from_outputs(outputs, rows) for spec in present}
     records = []
     for row, path in enumerate(paths):
         record: dict[str, Any] = {"path": path}
-        if "category_prob" in outputs:
-            probs = np.asarray(outputs["category_prob"][row])
-            record["category"] = categories[int(np.argmax(probs))]
-            record["category_probs"] = {name: round(float(p), 6) for name, p in zip(categories, probs)}
-        if "intensity" in outputs:
-            record["intensity"] = round(float(outputs["intensity"][row]), 6)
-        if "gender_prob" in outputs:
-            probs = np.asarray(outputs["gender_prob"][row])
-            record["gender"] = genders[int(np.argmax(probs))]
-            record["gender_probs"] = {g: round(float(p), 6) for g, p in zip(genders, probs)}
-        if phonemes is not None:
-            record["phonemes"] = " ".join(card["phonemes"][i - 1] for i in phonemes[row])
+        for spec in present:
+            record.update(spec.record_fields(values[spec.name][row], card))
         records.append(record)
     return records
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-_METRICS = (("category UA", "category/ua"), ("category WA", "category/wa"), ("category macro-F1", "category/macro_f1"),
-            ("EQ", "eq"), ("intensity MAE", "intensity/mae"), ("gender accuracy", "gender/accuracy"),
-            ("phoneme error rate", "phoneme/per"))
+from speecheq_jax.heads import head_specs
+
+
+def _metric_titles(heads: list[str]) -> list[tuple[str, str]]:
+    """(title, metric key) of the card's test metrics: EQ, then each trained head's headline metrics."""
+    return [("EQ", "eq")] + [(column.title or column.key, column.key)
+                             for spec in head_specs(heads) for column in spec.headline_columns]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -45,7 +49,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Test metrics", ""]
     metrics = export.get("test_metrics")
     if metrics:
-        lines += _table(["metric", "value"], [[name, f"{metrics[key]:.4f}"] for name, key in _METRICS if key in metrics])
+        lines += _table(["metric", "value"], [[name, f"{metrics[key]:.4f}"]
+                                              for name, key in _metric_titles(model["heads"]) if key in metrics])
     else:
         lines.append(f"Not evaluated at step {export['step']}: run `--mode evaluate --checkpoint {export['step']}`.")
     onnx = export["onnx"]

@@ -4,7 +4,8 @@
         category_prob float32 [B, C], intensity float32 [B], gender_prob float32 [B, 2],
         phoneme_ids int32 [B, T/4] (per-frame argmax, for greedy CTC), out_mask bool [B, T/4]}
 
-Only the heads the run trained appear. `logmel` is CMVN-normalised with the
+One output per head the run trained, named by its spec's `eval_output` (speecheq_jax/heads/),
+the same outputs the eval step gives evaluation. `logmel` is CMVN-normalised with the
 model card's pooled statistics and zero on padding; T is a multiple of 4 (the
 front end's subsampling). It goes through the model's public call
 (`SpeechEQ(batch) -> ModelOutput`), so any internal formulation of the
@@ -18,8 +19,7 @@ from collections.abc import Callable
 import jax
 from flax import nnx
 
-from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.model.speecheq import prediction_outputs
+from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
 
 Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ml_collections
 
-HEAD_NAMES: tuple[str, ...] = ("category", "intensity", "phoneme", "gender")
-UTTERANCE_HEADS: tuple[str, ...] = ("category", "intensity", "gender")
+from speecheq_jax.heads import HEAD_MODULES, HEAD_NAMES
+
 NORMS: tuple[str, ...] = ("batch", "layer")
 REMATS: tuple[str, ...] = ("none", "dots", "full")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")
@@ -66,9 +66,9 @@ def validate_model_config(config: ml_collections.ConfigDict) -> None:
     for key, allowed in choices.items():
         if config[key] not in allowed:
             raise ValueError(f"model.{key} = {config[key]!r}; expected one of {list(allowed)}")
-    unknown = [h for h in config.heads if h not in HEAD_NAMES]
+    unknown = [h for h in config.heads if h not in HEAD_MODULES]
     if unknown or not config.heads:
-        raise ValueError(f"model.heads = {tuple(config.heads)!r}; expected a non-empty subset of {HEAD_NAMES}")
+        raise ValueError(f"model.heads = {tuple(config.heads)!r}; expected a non-empty subset of {tuple(HEAD_MODULES)}")
     if config.d_model % config.num_heads:
         raise ValueError(f"model.d_model = {config.d_model} is not divisible by model.num_heads = {config.num_heads}")
     if config.conv_kernel % 2 == 0:

@@ -1,7 +1,8 @@
-"""Output heads: small MLPs on pooled utterance statistics, and a linear frame classifier for CTC.
+"""The two head modules every head spec is built from (speecheq_jax/heads/ says which head uses which).
 
-Heads return raw float32 outputs (logits, or the intensity logit); the model applies the sigmoid
-to intensity. Losses are computed by the train package, never here.
+Utterance heads are small MLPs on pooled utterance statistics; frame heads a linear classifier per
+encoder frame. Both return raw float32 outputs; the head's spec turns them into the model's output
+(e.g. a sigmoid for intensity). Losses are computed elsewhere, never here.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ class UtteranceHead(nnx.Module):
         return self.output(self.dropout(jax.nn.swish(self.hidden(pooled)))).astype(jnp.float32)
 
 
-class PhonemeHead(nnx.Module):
-    """frames [B,T',D] -> logits [B,T',V+1] float32; index 0 is the CTC blank, 1..V the phonemes."""
+class FrameHead(nnx.Module):
+    """frames [B,T',D] -> [B,T',K] float32 (the phoneme head: K = V+1, index 0 the CTC blank)."""
 
-    def __init__(self, d_model: int, num_phonemes: int, *, dtype: jnp.dtype, rngs: nnx.Rngs):
-        self.output = nnx.Linear(d_model, num_phonemes + 1, dtype=dtype, rngs=rngs)
+    def __init__(self, d_model: int, num_outputs: int, *, dtype: jnp.dtype, rngs: nnx.Rngs):
+        self.output = nnx.Linear(d_model, num_outputs, dtype=dtype, rngs=rngs)
 
     def __call__(self, frames: jax.Array) -> jax.Array:
         return self.output(frames).astype(jnp.float32)

@@ -15,13 +15,6 @@ from flax import nnx
 STD_EPSILON = 1e-5
 
 
-def masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
-    """Mean of x [B,T,D] over frames where mask [B,T] is True -> [B,D] float32 (0 with no valid frame)."""
-    weights = mask.astype(jnp.float32)
-    total = jnp.einsum("bt,btd->bd", weights, x.astype(jnp.float32))
-    return total / jnp.maximum(weights.sum(axis=1, keepdims=True), 1.0)
-
-
 class AttentiveStatsPooling(nnx.Module):
     """x [B,T,D], mask [B,T] -> [B,2D] = [attention-weighted mean, attention-weighted std]."""
 

@@ -30,8 +30,7 @@ Metrics = dict[str, jax.Array]
 def _loss_and_metrics(trainable, batch: Batch, config: ml_collections.ConfigDict):
     """Forward pass, per-task losses, their combination, and scalar metrics."""
     output = trainable.model(batch)
-    task = losses_lib.task_losses(
-        output, batch, label_smoothing=config.tasks.label_smoothing, intensity_kind=config.tasks.intensity_loss)
+    task = losses_lib.task_losses(output, batch, losses_lib.loss_options(config.tasks))
     log_vars = trainable.log_vars.as_dict() if trainable.log_vars is not None else None
     total, effective = losses_lib.combine(task, dict(config.tasks.weights), log_vars,
                                           totals=losses_lib.group_totals(batch), accumulate=config.optim.accumulate)
@@ -71,9 +70,10 @@ def make_eval_step(train_state: TrainState, config: ml_collections.ConfigDict, m
                    ) -> Callable[[nnx.State, Batch], tuple[dict[str, jax.Array], Metrics]]:
     """Jitted `(state, batch) -> (per-example outputs, loss sums)` in eval mode.
 
-    Per-example outputs ([B, ...], sharded like the batch): category_prob
-    [B, C], intensity [B], gender_prob [B, 2], phoneme_ids [B, T'] (frame
-    argmax for greedy CTC) and out_mask [B, T'], for the heads that exist.
+    Per-example outputs ([B, ...], sharded like the batch): each head's eval
+    output (`model.speecheq.prediction_outputs`: category_prob [B, C],
+    intensity [B], phoneme_ids [B, T'] (frame argmax for greedy CTC),
+    gender_prob [B, 2]) for the heads that exist, and out_mask [B, T'].
     Loss sums are `loss x count` per task, so validation losses average
     exactly over a whole split.
     """

@@ -5,8 +5,8 @@ import json
 import pytest
 from matplotlib import image
 
-from speecheq_jax.eval.metrics import aggregate_folds, compute_metrics
-from speecheq_jax.eval.report import metric_family, read_history, write_report
+from speecheq_jax.eval.metrics import compute_metrics
+from speecheq_jax.eval.report import write_report
 from speecheq_jax.data.corpora import registry
 from tests.eval.test_metrics import random_predictions
 
@@ -55,21 +55,6 @@ def test_single_evaluation_report(tmp_path):
     assert_real_png(written["curves"])
 
 
-def test_fold_aggregate_report_shows_std_and_partial_folds(tmp_path):
-    folds = [
-        compute_metrics(random_predictions(seed=1, n=150, corpora=("cremad", "casia"))),
-        compute_metrics(random_predictions(seed=2, n=150, corpora=("cremad",))),
-    ]
-    aggregate = aggregate_folds(folds)
-    written = write_report(tmp_path, aggregate, title="CV")
-    markdown = written["report"].read_text()
-    mean, std = aggregate["mean"]["corpora"]["cremad"], aggregate["std"]["corpora"]["cremad"]
-    assert f"| cremad | {mean['eq']:.3f} ± {std['eq']:.3f} |" in markdown
-    assert f"| casia | {aggregate['mean']['corpora']['casia']['eq']:.3f} (1/2 folds) |" in markdown
-    assert f"| 1 | 150 | {folds[1]['overall']['eq']:.3f} |" in markdown
-    assert "curves" not in written and json.loads(written["metrics"].read_text())["num_folds"] == 2
-
-
 def test_report_of_several_splits(tmp_path):
     """The evaluation of a checkpoint: scalars plus one evaluation per split."""
     valid = compute_metrics(random_predictions(seed=4, n=80, corpora=("esd",)))
@@ -92,25 +77,7 @@ def test_report_of_several_splits(tmp_path):
 
 def test_degenerate_gender_is_marked(tmp_path):
     pred = random_predictions(seed=3, n=100, corpora=("esd",))
-    pred.gender_true[pred.gender_true != -1] = 0
+    pred.truth["gender"][pred.truth["gender"] != -1] = 0
     metrics = compute_metrics(pred)
     markdown = write_report(tmp_path, metrics)["report"].read_text()
     assert f"{metrics['overall']['gender/accuracy']:.3f} †" in markdown
-
-
-def test_read_history_skips_text_and_names_bad_lines(tmp_path):
-    path = tmp_path / "history.jsonl"
-    write_history(path)
-    records = read_history(path)
-    assert len(records) == 11 and records[3] == {"step": 25.0, "valid/ua": 0.4, "valid/eq@2": 0.3, "valid/eq": 0.35}
-    path.write_text('{"step": 1, "train/loss": 2.0}\n{"train/loss": 1.0}\n')
-    with pytest.raises(ValueError, match=r"history.jsonl:2: expected a JSON object with a 'step'"):
-        read_history(path)
-    path.write_text('{"step": 1}\nnot json\n')
-    with pytest.raises(ValueError, match=r"history.jsonl:2: not JSON"):
-        read_history(path)
-
-
-def test_metric_families_group_panels():
-    keys = ["train/loss", "train/loss_category", "valid/loss", "valid/eq@2", "valid/eq", "valid/ua", "train/lr"]
-    assert [metric_family(k) for k in keys] == ["loss", "loss", "loss", "eq", "eq", "ua", "lr"]

@@ -6,8 +6,8 @@ import ml_collections
 import numpy as np
 
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model.config import default_model_config
 from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.model.config import default_model_config
 
 NUM_PHONEMES = 12
 NUM_CATEGORIES = 6

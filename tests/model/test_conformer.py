@@ -45,7 +45,7 @@ def test_remat_changes_no_value_or_gradient(remat):
 
     def loss_and_grads(config):
         model = SpeechEQ(config, num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(0))
-        loss = lambda m: jnp.sum(m(batch).category_logits ** 2)
+        loss = lambda m: jnp.sum(m(batch).heads["category"] ** 2)
         return nnx.jit(nnx.value_and_grad(loss))(model)
 
     (loss, grads), (loss_remat, grads_remat) = loss_and_grads(small_config()), loss_and_grads(small_config(remat=remat))
@@ -59,12 +59,12 @@ def test_dropout_differs_between_layers_and_steps():
     model = SpeechEQ(small_config(dropout=0.3, attention_dropout=0.3), num_phonemes=NUM_PHONEMES,
                      num_categories=NUM_CATEGORIES, rngs=nnx.Rngs(params=0, dropout=1))
     batch = random_batch([40], 40)
-    first, second = model(batch).category_logits, model(batch).category_logits
+    first, second = model(batch).heads["category"], model(batch).heads["category"]
     assert not np.allclose(first, second)
     nnx.reseed(model, dropout=11)
-    again = model(batch).category_logits
+    again = model(batch).heads["category"]
     nnx.reseed(model, dropout=11)
-    np.testing.assert_array_equal(model(batch).category_logits, again)
+    np.testing.assert_array_equal(model(batch).heads["category"], again)
 
 
 def test_unrolled_scan_computes_the_same():
@@ -74,5 +74,5 @@ def test_unrolled_scan_computes_the_same():
         model = SpeechEQ(small_config(scan_unroll=unroll), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES,
                          rngs=nnx.Rngs(0))
         model.eval()
-        outputs.append(np.asarray(model(batch).category_logits))
+        outputs.append(np.asarray(model(batch).heads["category"]))
     np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-6)

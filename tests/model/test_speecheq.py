@@ -12,13 +12,6 @@ from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, sm
 
 pytestmark = pytest.mark.unit
 
-OUTPUT_OF_HEAD = {
-    "category": "category_logits",
-    "intensity": "intensity",
-    "gender": "gender_logits",
-    "phoneme": "phoneme_logits",
-}
-
 
 def _model(seed: int = 0, **overrides) -> SpeechEQ:
     return SpeechEQ(small_config(**overrides), num_phonemes=NUM_PHONEMES, num_categories=NUM_CATEGORIES,
@@ -40,20 +33,14 @@ def _jitted(model: SpeechEQ):
 def test_output_shapes_for_head_subsets(heads, shared_pooling):
     model = _model(heads=heads, shared_pooling=shared_pooling)
     output = _jitted(model)(random_batch([24, 13], 24))
-    expected = {
-        "category_logits": (2, NUM_CATEGORIES), "intensity": (2,), "gender_logits": (2, 2),
-        "phoneme_logits": (2, 6, NUM_PHONEMES + 1),
-    }
-    for head, field in OUTPUT_OF_HEAD.items():
-        value = getattr(output, field)
-        if head in heads:
-            assert value.shape == expected[field] and value.dtype == jnp.float32, field
-        else:
-            assert value is None, field
-    assert output.out_mask.shape == (2, 6) and output.embedding.shape == (2, small_config().d_model)
+    expected = {"category": (2, NUM_CATEGORIES), "intensity": (2,), "gender": (2, 2), "phoneme": (2, 6, NUM_PHONEMES + 1)}
+    assert set(output.heads) == set(heads)
+    for head, value in output.heads.items():
+        assert value.shape == expected[head] and value.dtype == jnp.float32, head
+    assert output.out_mask.shape == (2, 6)
     np.testing.assert_array_equal(np.asarray(output.out_mask).sum(axis=1), [6, 4])
     if "intensity" in heads:
-        assert ((output.intensity > 0) & (output.intensity < 1)).all()
+        assert ((output.heads["intensity"] > 0) & (output.heads["intensity"] < 1)).all()
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer"])
@@ -66,9 +53,9 @@ def test_utterance_gives_same_outputs_alone_and_padded(norm):
     padded = forward(random_batch([37, 64], 64, padding_value=1e3))
     valid = int(alone.out_mask[0].sum())
     assert valid == 10 and int(padded.out_mask[0].sum()) == valid
-    for field in ("category_logits", "intensity", "gender_logits", "embedding"):
-        np.testing.assert_allclose(getattr(padded, field)[0], getattr(alone, field)[0], atol=1e-5, err_msg=field)
-    np.testing.assert_allclose(padded.phoneme_logits[0, :valid], alone.phoneme_logits[0, :valid], atol=1e-5)
+    for head in ("category", "intensity", "gender"):
+        np.testing.assert_allclose(padded.heads[head][0], alone.heads[head][0], atol=1e-5, err_msg=head)
+    np.testing.assert_allclose(padded.heads["phoneme"][0, :valid], alone.heads["phoneme"][0, :valid], atol=1e-5)
 
 
 def test_train_mode_batch_statistics_ignore_padding():
@@ -100,8 +87,7 @@ def test_every_parameter_receives_a_gradient():
     def surrogate_loss(model: SpeechEQ) -> jax.Array:
         """Random projection of every output, so no parameter can be cancelled out by chance."""
         output = model(batch)
-        fields = [*OUTPUT_OF_HEAD.values(), "embedding"]
-        return sum(jnp.sum(getattr(output, f) * getattr(weights, f)) for f in fields)
+        return sum(jnp.sum(output.heads[h] * weights.heads[h]) for h in HEAD_NAMES)
 
     grads = nnx.jit(nnx.grad(surrogate_loss))(model)
     flat = nnx.to_flat_state(grads)
@@ -141,8 +127,8 @@ def test_bfloat16_matches_float32_within_tolerance():
     low.eval()
     batch = random_batch([40, 27], 40)
     expected, actual = _jitted(reference)(batch), _jitted(low)(batch)
-    for field in (*OUTPUT_OF_HEAD.values(), "embedding"):
-        got, want = getattr(actual, field), getattr(expected, field)
+    for field in HEAD_NAMES:
+        got, want = actual.heads[field], expected.heads[field]
         assert got.dtype == jnp.float32, field
         error = float(jnp.max(jnp.abs(got - want)))
         assert error < BFLOAT16_TOLERANCE, f"{field}: max |bf16 - f32| = {error:.4f}"
@@ -152,7 +138,7 @@ def test_bfloat16_matches_float32_within_tolerance():
 def test_dropout_is_active_in_train_mode_only():
     model = _model(dropout=0.3, attention_dropout=0.3)
     batch = random_batch([40], 40)
-    forward = nnx.jit(lambda model, batch: model(batch).category_logits)  # advances the dropout stream
+    forward = nnx.jit(lambda model, batch: model(batch).heads["category"])  # advances the dropout stream
     assert not np.allclose(forward(model, batch), forward(model, batch))
     model.eval()
     np.testing.assert_array_equal(forward(model, batch), forward(model, batch))

@@ -50,9 +50,10 @@ def test_a_run_without_category_head_selects_on_a_metric_it_computes(tmp_path):
     config.model.heads = ("phoneme", "gender")
     name = checkpoint_lib.best_metric_name(config)
     assert name == "valid/loss/phoneme"
-    pred = Predictions(corpus=np.array(["esd"] * 2), speaker=np.array(["a", "b"]), category_true=np.array([0, 1]),
-                       intensity_true=np.array([-1.0, -1.0]), gender_true=np.array([0, 1]),
-                       gender_prob=np.eye(2), phoneme_true=[[1, 2], [3]], phoneme_pred=[[1], [3]])
+    pred = Predictions(corpus=np.array(["esd"] * 2), speaker=np.array(["a", "b"]),
+                       truth={"category": np.array([0, 1]), "intensity": np.array([-1.0, -1.0]),
+                              "gender": np.array([0, 1]), "phoneme": [[1, 2], [3]]},
+                       predicted={"gender": np.eye(2), "phoneme": [[1], [3]]})
     metrics = compute_metrics(pred)
     metrics["loss"] = {"phoneme": 1.5, "gender": 0.3}
     scalars = eval_run.flatten(metrics, prefix="valid")

@@ -1,0 +1,54 @@
+"""The phoneme head: phonemes per encoder frame, trained with CTC (auxiliary).
+
+Model: frames [B, T', D] -> Linear -> logits [B, T', V + 1], index 0 the CTC blank, i + 1 the
+run's phoneme i. Loss: CTC per reference token over the examples CTC can align
+(heads/losses.py). Eval output `phoneme_ids` [B, T'] int32 (frame argmax), decoded greedily on
+the host. Metric: PER = total edits / total reference tokens over the examples with a reference
+(not a mean of per-utterance rates). Prediction field: `phonemes` (space-separated symbols).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from speecheq_jax.heads import losses
+from speecheq_jax.heads.ctc_decode import edit_distance
+from speecheq_jax.heads.spec import Column, HeadSpec, Kind, MetricGroup
+
+
+def _metrics(references: list[np.ndarray], hypotheses: list[np.ndarray], group: MetricGroup) -> dict[str, Any]:
+    pairs = [(ref, hyp) for ref, hyp in zip(references, hypotheses) if ref.size > 0]
+    if not pairs:
+        return {}
+    edits = sum(edit_distance(ref, hyp) for ref, hyp in pairs)
+    reference_tokens = sum(ref.size for ref, _ in pairs)
+    return {
+        "phoneme/n": len(pairs),
+        "phoneme/ref_tokens": int(reference_tokens),
+        "phoneme/edits": int(edits),
+        "phoneme/per": float(edits / reference_tokens),
+    }
+
+
+SPEC = HeadSpec(
+    name="phoneme",
+    kind=Kind.FRAME_CTC,
+    label="phonemes",
+    label_mask="phoneme_mask",
+    output_size=lambda sizes: sizes.num_phonemes + 1,
+    activation=lambda logits: logits,
+    loss=lambda logits, out_mask, batch, options: losses.ctc_loss(
+        logits, out_mask, batch["phonemes"], batch["phoneme_mask"]),
+    label_count=lambda batch, out_lengths: jnp.sum(
+        losses.ctc_alignable(batch["phonemes"], batch["phoneme_mask"], out_lengths)),
+    eval_output="phoneme_ids",
+    eval_transform=lambda logits: jnp.argmax(logits, axis=-1).astype(jnp.int32),
+    metrics=_metrics,
+    bad_truth=lambda sequences: np.array([bool((seq < 1).any()) for seq in sequences], dtype=bool),
+    headline_columns=(Column("PER", "phoneme/per", "phoneme error rate"),),
+    count_columns=(Column("phoneme utts", "phoneme/n"), Column("phoneme tokens", "phoneme/ref_tokens")),
+    record_fields=lambda ids, card: {"phonemes": " ".join(card["phonemes"][i - 1] for i in ids)},
+)
