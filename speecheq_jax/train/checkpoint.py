@@ -105,8 +105,11 @@ def best_metric_name(config: ml_collections.ConfigDict) -> str:
 class Checkpointer:
     """Saves and restores one run's checkpoints under `<workdir>/checkpoints`."""
 
-    def __init__(self, workdir: str | Path, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1):
+    def __init__(self, workdir: str | Path, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1,
+                 asynchronous: bool = False):
         self.best_metric = best_metric
+        self.asynchronous = asynchronous
+        self._unrecorded: int | None = None  # a step saved whose file list is not written yet
         best_mode = metric_mode(best_metric)
         directory = Path(workdir).absolute() / "checkpoints"
         self.damaged = _set_aside_damaged(directory)
@@ -120,7 +123,7 @@ class Checkpointer:
             directory,
             options=ocp.CheckpointManagerOptions(
                 create=True, preservation_policy=policy, best_fn=self._metric, best_mode=best_mode,
-                enable_async_checkpointing=False),
+                enable_async_checkpointing=asynchronous),
         )
 
     def _metric(self, metrics: dict[str, float]) -> float:
@@ -132,6 +135,10 @@ class Checkpointer:
              model_card: dict[str, Any] | None = None) -> None:
         """Saves state (+ iterator state) at `step` with its validation metrics and the model card.
 
+        Synchronous by default: the step is on disk when this returns. Asynchronous (`asynchronous=True`):
+        this returns once the state is copied to host memory (the caller may then donate its buffers) and
+        the files are written in the background; the next save, any read and `close` wait for them. Either
+        way only the state passed is written, so a caller that checks it first never keeps a non-finite one.
         `metrics=None` (a periodic or preemption checkpoint, no validation): kept while among the
         latest `keep_latest`, never chosen as best. Raises BestMetricError (nothing saved) when
         `metrics` lacks the best metric.
@@ -140,17 +147,26 @@ class Checkpointer:
             computed = sorted(k for k in metrics if "/corpora/" not in k)
             raise BestMetricError(f"train.best_metric={self.best_metric!r} is not computed by this run; "
                                   f"it computes {computed} (and per-corpus versions)")
+        self._finish_writing()
         items = {"state": ocp.args.StandardSave(state)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
         self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True,
                           custom_metadata={"model_card": model_card} if model_card is not None else None)
+        self._unrecorded = step
+        if not self.asynchronous:
+            self._finish_writing()
+
+    def _finish_writing(self) -> None:
+        """Waits for a save in flight, then lists the committed step's files (`checkpoint_files`)."""
         self.manager.wait_until_finished()
-        if jax.process_index() == 0:
-            checkpoint_files.record(Path(self.manager.directory) / str(step))
+        if self._unrecorded is not None and jax.process_index() == 0:
+            checkpoint_files.record(Path(self.manager.directory) / str(self._unrecorded))
+        self._unrecorded = None
 
     def resolve(self, which: str | int) -> int:
         """'latest', 'best' or a step number -> an existing, whole step (a one-line FileNotFoundError otherwise)."""
+        self._finish_writing()
         steps = sorted(self.manager.all_steps())
         if not steps:
             raise FileNotFoundError(f"no checkpoint under {self.manager.directory}")
@@ -174,10 +190,12 @@ class Checkpointer:
     def model_card(self, step: int) -> dict[str, Any] | None:
         """The model card saved with `step` (None for checkpoints saved without one)."""
         # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
+        self._finish_writing()
         metadata = ocp.metadata.get_step_metadata(Path(self.manager.directory) / str(step))
         return (metadata.custom_metadata or {}).get("model_card")
 
     def latest_step(self) -> int | None:
+        self._finish_writing()
         return self.manager.latest_step()
 
     def restore(self, step: int, target: TrainState, data_iterator: Any | None = None):
@@ -186,6 +204,7 @@ class Checkpointer:
         Raises DamagedCheckpointError (one line) when the step's files cannot be read onto `target`:
         damage its file list could not show (bytes changed in place), or a state of another shape.
         """
+        self._finish_writing()
         items = {"state": ocp.args.StandardRestore(target.state)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
@@ -198,6 +217,7 @@ class Checkpointer:
                 f"(damaged, or saved by another config): {first_line}") from error
 
     def close(self) -> None:
+        self._finish_writing()
         self.manager.close()
 
 

@@ -18,6 +18,7 @@ from speecheq_jax.config import base_config
 from speecheq_jax.eval import run as eval_run
 from speecheq_jax.eval.metrics import Predictions, compute_metrics
 from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.train import checkpoint_files
 
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).parents[2]
@@ -202,3 +203,19 @@ def test_main_says_it_in_one_line_and_exits_non_zero(tmp_path, mode, checkpoint,
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert re.search(message, result.stderr.strip().splitlines()[-1]), result.stderr[-3000:]
+
+
+def test_asynchronous_saves_hold_the_state_passed_even_when_its_buffers_are_donated(tmp_path):
+    ckpt = checkpoint_lib.Checkpointer(tmp_path, best_metric=UA, keep_latest=3, asynchronous=True)
+    for step in (1, 2, 3):
+        state = {"w": jnp.arange(1000.0) + step}
+        ckpt.save(step, state, None, {UA: step / 10})
+        state["w"].delete()  # what the next train step's donation does to the buffers saved
+    assert ckpt.latest_step() == 3  # waits for the save in flight
+    ckpt.close()
+    assert all((tmp_path / "checkpoints" / str(s) / checkpoint_files.FILE_LIST).is_file() for s in (1, 2, 3))
+    _truncate(tmp_path / "checkpoints" / "3")
+    reopened = checkpoint_lib.Checkpointer(tmp_path, best_metric=UA, keep_latest=3)
+    assert reopened.latest_step() == 2
+    for step in (1, 2):
+        np.testing.assert_array_equal(reopened.restore(step, _TARGET)["w"], np.arange(1000.0) + step)

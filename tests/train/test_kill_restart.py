@@ -29,17 +29,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.train.test_preemption import OVERRIDES as PREEMPTION_OVERRIDES
+from tests.train.test_preemption import STEPS
 from tests.train.test_train_integration import _config, _params
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
-STEPS = 40
-OVERRIDES = (
-    "--config.data.synth.num=48", "--config.data.batch_size=8", "--config.data.buckets=(384,768)",
-    "--config.model.num_layers=1", "--config.model.d_model=32", "--config.model.num_heads=2",
-    "--config.model.pooling_attention_dim=16", "--config.optim.warmup_steps=1",
-    "--config.train.log_every=1", "--config.train.eval_every=20", "--config.train.checkpoint_every=10",
-)
+# test_preemption's tiny run (48 utterances, a 1-layer model, 40 steps, validations at 20 and 40),
+# with a checkpoint every 10 steps.
+OVERRIDES = tuple(o for o in PREEMPTION_OVERRIDES if "checkpoint_every" not in o) + (
+    "--config.train.checkpoint_every=10",)
 # (phase, what the job prints when it is in it, a path under the workdir that must exist too). The
 # kills chain: each restart redoes what the previous kill interrupted and is killed at the next phase.
 # Checkpoint writing prints nothing of its own: after the step-10 line, the kill waits for Orbax's
