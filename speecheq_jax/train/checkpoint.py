@@ -189,8 +189,8 @@ class Checkpointer:
 
     def model_card(self, step: int) -> dict[str, Any] | None:
         """The model card saved with `step` (None for checkpoints saved without one)."""
-        # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
         self._finish_writing()
+        # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
         metadata = ocp.metadata.get_step_metadata(Path(self.manager.directory) / str(step))
         return (metadata.custom_metadata or {}).get("model_card")
 
