@@ -15,6 +15,13 @@ step's custom metadata, so a checkpoint alone is enough to predict. Restores
 always go through an abstract target that carries the target shardings, so a
 state saved on 8 devices restores onto 1.
 
+A step damaged after it was saved (an array file truncated or deleted, a
+metadata file missing: `checkpoint_files.find_damage`) is found when the
+checkpoints are opened, moved out of the way to `<workdir>/checkpoints_damaged/`
+and named in one warning line; 'latest' and 'best' (and so a resumed run)
+then fall back to the steps still whole. If none is, opening is a one-line
+`DamagedCheckpointError`, and nothing is moved.
+
 Which direction is "best" follows from the metric (`metric_mode`): PER, MAE
 and losses are minimised, accuracies, F1, CCC and EQ maximised. The default
 metric (`train.best_metric = "auto"`) is one the run computes whatever heads
@@ -26,16 +33,23 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import grain
+import jax
 import ml_collections
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from speecheq_jax.config import ConfigError
-
+from speecheq_jax.data.errors import DataError
+from speecheq_jax.train import checkpoint_files
 from speecheq_jax.train.state import TrainState
+
+log = logging.getLogger(__name__)
 
 logging.getLogger("absl").setLevel(logging.WARNING)
 
@@ -46,6 +60,10 @@ _HIGHER_IS_BETTER = frozenset({"ua", "wa", "macro_f1", "f1", "ccc", "eq", "accur
 
 class BestMetricError(ConfigError):
     """`train.best_metric` cannot select checkpoints (unknown direction, or not computed by the run)."""
+
+
+class DamagedCheckpointError(DataError):
+    """No saved step is whole, or a step's files cannot be restored: one line naming steps and files."""
 
 
 def metric_mode(name: str) -> str:
@@ -87,9 +105,14 @@ def best_metric_name(config: ml_collections.ConfigDict) -> str:
 class Checkpointer:
     """Saves and restores one run's checkpoints under `<workdir>/checkpoints`."""
 
-    def __init__(self, workdir: str | Path, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1):
+    def __init__(self, workdir: str | Path, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1,
+                 asynchronous: bool = False):
         self.best_metric = best_metric
+        self.asynchronous = asynchronous
+        self._unrecorded: int | None = None  # a step saved whose file list is not written yet
         best_mode = metric_mode(best_metric)
+        directory = Path(workdir).absolute() / "checkpoints"
+        self.damaged = _set_aside_damaged(directory)
         policy = ocp.checkpoint_managers.AnyPreservationPolicy([
             ocp.checkpoint_managers.LatestN(n=keep_latest),
             ocp.checkpoint_managers.BestN(
@@ -97,10 +120,10 @@ class Checkpointer:
                 keep_checkpoints_without_metrics=False),
         ])
         self.manager = ocp.CheckpointManager(
-            Path(workdir).absolute() / "checkpoints",
+            directory,
             options=ocp.CheckpointManagerOptions(
                 create=True, preservation_policy=policy, best_fn=self._metric, best_mode=best_mode,
-                enable_async_checkpointing=False),
+                enable_async_checkpointing=asynchronous),
         )
 
     def _metric(self, metrics: dict[str, float]) -> float:
@@ -112,6 +135,10 @@ class Checkpointer:
              model_card: dict[str, Any] | None = None) -> None:
         """Saves state (+ iterator state) at `step` with its validation metrics and the model card.
 
+        Synchronous by default: the step is on disk when this returns. Asynchronous (`asynchronous=True`):
+        this returns once the state is copied to host memory (the caller may then donate its buffers) and
+        the files are written in the background; the next save, any read and `close` wait for them. Either
+        way only the state passed is written, so a caller that checks it first never keeps a non-finite one.
         `metrics=None` (a periodic or preemption checkpoint, no validation): kept while among the
         latest `keep_latest`, never chosen as best. Raises BestMetricError (nothing saved) when
         `metrics` lacks the best metric.
@@ -120,42 +147,107 @@ class Checkpointer:
             computed = sorted(k for k in metrics if "/corpora/" not in k)
             raise BestMetricError(f"train.best_metric={self.best_metric!r} is not computed by this run; "
                                   f"it computes {computed} (and per-corpus versions)")
+        self._finish_writing()
         items = {"state": ocp.args.StandardSave(state)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointSave(data_iterator)
         self.manager.save(step, args=ocp.args.Composite(**items), metrics=metrics, force=True,
                           custom_metadata={"model_card": model_card} if model_card is not None else None)
+        self._unrecorded = step
+        if not self.asynchronous:
+            self._finish_writing()
+
+    def _finish_writing(self) -> None:
+        """Waits for a save in flight, then lists the committed step's files (`checkpoint_files`)."""
         self.manager.wait_until_finished()
+        if self._unrecorded is not None and jax.process_index() == 0:
+            checkpoint_files.record(Path(self.manager.directory) / str(self._unrecorded))
+        self._unrecorded = None
 
     def resolve(self, which: str | int) -> int:
-        """'latest', 'best' or a step number -> an existing step (clear error otherwise)."""
-        steps = self.manager.all_steps()
+        """'latest', 'best' or a step number -> an existing, whole step (a one-line FileNotFoundError otherwise)."""
+        self._finish_writing()
+        steps = sorted(self.manager.all_steps())
         if not steps:
             raise FileNotFoundError(f"no checkpoint under {self.manager.directory}")
         if which == "latest":
             return self.manager.latest_step()
         if which == "best":
             return self.manager.best_step()
+        available = f"available steps: {', '.join(map(str, steps))} (or 'best', 'latest')"
+        if not re.fullmatch(r"\d+", str(which)):
+            raise FileNotFoundError(f"checkpoint {which!r} is not 'best', 'latest' or a step number; {available}")
         step = int(which)
-        if step not in steps:
-            raise FileNotFoundError(f"no checkpoint at step {step} under {self.manager.directory}; saved: {sorted(steps)}")
-        return step
+        if step in steps:
+            return step
+        set_aside = sorted(_damaged_directory(self.manager.directory).glob(f"{step}.*"))
+        if set_aside:
+            why = f" ({self.damaged[step]})" if step in self.damaged else ""
+            raise FileNotFoundError(f"checkpoint step {step} is damaged{why} and was moved to {set_aside[-1]}; "
+                                    f"{available}")
+        raise FileNotFoundError(f"no checkpoint at step {step} under {self.manager.directory}; {available}")
 
     def model_card(self, step: int) -> dict[str, Any] | None:
         """The model card saved with `step` (None for checkpoints saved without one)."""
+        self._finish_writing()
         # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
         metadata = ocp.metadata.get_step_metadata(Path(self.manager.directory) / str(step))
         return (metadata.custom_metadata or {}).get("model_card")
 
     def latest_step(self) -> int | None:
+        self._finish_writing()
         return self.manager.latest_step()
 
     def restore(self, step: int, target: TrainState, data_iterator: Any | None = None):
-        """Restores the state at `step` onto `target`'s shardings (and the iterator in place)."""
+        """Restores the state at `step` onto `target`'s shardings (and the iterator in place).
+
+        Raises DamagedCheckpointError (one line) when the step's files cannot be read onto `target`:
+        damage its file list could not show (bytes changed in place), or a state of another shape.
+        """
+        self._finish_writing()
         items = {"state": ocp.args.StandardRestore(target.state)}
         if data_iterator is not None:
             items["data"] = grain.checkpoint.CheckpointRestore(data_iterator)
-        return self.manager.restore(step, args=ocp.args.Composite(**items)).state
+        try:
+            return self.manager.restore(step, args=ocp.args.Composite(**items)).state
+        except Exception as error:  # TensorStore and Orbax raise bare Exception, ValueError, OSError
+            first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+            raise DamagedCheckpointError(
+                f"checkpoint step {step} under {self.manager.directory} cannot be restored onto this run's state "
+                f"(damaged, or saved by another config): {first_line}") from error
 
     def close(self) -> None:
+        self._finish_writing()
         self.manager.close()
+
+
+def _damaged_directory(directory: Path) -> Path:
+    """Where damaged steps of the checkpoints under `directory` are moved: beside it, out of Orbax's sight."""
+    return Path(directory).parent / "checkpoints_damaged"
+
+
+def _set_aside_damaged(directory: Path) -> dict[int, str]:
+    """Moves damaged steps out of `directory` when a whole one remains; returns {step: why damaged}.
+
+    One warning line names them. With no whole step left nothing is moved and the error names every
+    step, so a rerun cannot silently start from scratch.
+    """
+    steps = sorted(int(path.name) for path in directory.glob("*") if path.name.isdigit() and path.is_dir())
+    damaged = {step: why for step in steps if (why := checkpoint_files.find_damage(directory / str(step)))}
+    if damaged and len(damaged) == len(steps):
+        raise DamagedCheckpointError(
+            f"no usable checkpoint under {directory}: " + "; ".join(f"step {s}: {why}" for s, why in damaged.items())
+            + "; restore the files, or move the directory away to start from scratch")
+    if damaged:
+        aside = _damaged_directory(directory)
+        if jax.process_index() == 0:
+            aside.mkdir(exist_ok=True)
+            for step in damaged:
+                shutil.move(directory / str(step), aside / f"{step}.{time.strftime('%Y%m%d-%H%M%S')}")
+        whole = [step for step in steps if step not in damaged]
+        log.warning("damaged checkpoint %s: moved to %s; falling back to the steps still whole: %s",
+                    "; ".join(f"step {s} ({why})" for s, why in damaged.items()), aside,
+                    ", ".join(map(str, whole)))
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices("damaged checkpoints set aside")
+    return damaged
