@@ -85,7 +85,10 @@ def _build(config: ml_collections.ConfigDict, num_phonemes: int, num_categories:
 
 def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
                          mesh: Mesh) -> TrainState:
-    """Shapes, dtypes and shardings of a run's state, computing nothing (for restore).
+    """Graph definitions, shapes, dtypes and shardings of a run's state, computing nothing.
+
+    What the steps, their ahead-of-time compiles and restores are built from: none of them
+    holds an array, so the only state on the devices is the one being trained.
 
     `num_phonemes` and `num_categories` are the data's output sizes
     (`len(spec.vocab)`, `len(spec.categories)`).
@@ -106,7 +109,7 @@ def init_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_c
 
 def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
                        mesh: Mesh) -> TrainState:
-    """`abstract_train_state` with its state initialised: for code that wants one object holding both."""
+    """`abstract_train_state` with its state initialised: for tests and benches that step one state by hand."""
     abstract = abstract_train_state(config, num_phonemes, num_categories, mesh)
     return dataclasses.replace(abstract, state=init_train_state(config, num_phonemes, num_categories, abstract))
 
