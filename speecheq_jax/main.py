@@ -120,7 +120,8 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) 
         from speecheq_jax.data.prepare import prepare_all
         prepare_all(config.data)
     elif _MODE.value == "train":
-        from speecheq_jax.train.loop import NonFiniteLossError, train_and_evaluate
+        from speecheq_jax.app.train import train_and_evaluate
+        from speecheq_jax.train.finite import NonFiniteLossError
         try:
             train_and_evaluate(config, workdir)
         except NonFiniteLossError as e:
@@ -135,13 +136,13 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) 
 def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_inputs: list[str]) -> None:
     """--mode evaluate, export or predict on the checkpoint named by --checkpoint."""
     if _MODE.value == "evaluate":
-        from speecheq_jax.eval.run import evaluate_checkpoint
+        from speecheq_jax.app.evaluate import evaluate_checkpoint
         evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == "export":
-        from speecheq_jax.export.run import export_run
+        from speecheq_jax.app.export import export_run
         export_run(config, workdir, _CHECKPOINT.value)
     else:
-        from speecheq_jax.eval.predict import predict_files
+        from speecheq_jax.app.predict import predict_files
         inputs = list(_INPUT.value) + extra_inputs
         if not inputs:
             sys.exit("--mode predict needs --input PATH (audio files or directories)")

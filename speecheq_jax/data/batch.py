@@ -26,7 +26,7 @@ with F = frames.NUM_MELS (80) and L = T // SUBSAMPLING: a CTC target is
 aligned over its example's encoder frames, of which the model has T / 4.
 
 Under gradient accumulation the training loop adds one more field,
-`label_totals` float32 [B, 4] (train/losses.TOTALS_KEY): every row holds the
+`label_totals` float32 [B, len(heads.HEAD_NAMES)] (train/losses.TOTALS_KEY): every row holds the
 labelled count per task of the whole update the micro-batch belongs to.
 """
 

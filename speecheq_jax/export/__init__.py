@@ -4,7 +4,8 @@
     onnx_model.py     ONNX files through jax2onnx, checked against JAX with onnxruntime
     stablehlo.py      a serialized `jax.export` artifact (StableHLO) for JAX serving
     card_markdown.py  the model card as readable Markdown
-    run.py            `export_run`: checkpoint -> export directory
+
+`speecheq_jax.app.export.export_run` ties them to a restored checkpoint.
 
 Modules are imported by name: the ONNX predictor (speecheq_jax/predict.py)
 must not pay for jax2onnx.

@@ -38,7 +38,7 @@ def check_schedule(config: ml_collections.ConfigDict) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _broadcaster(rows: int, sharding: jax.sharding.Sharding | None):
-    """Jitted counts [len(TASKS)] -> [rows, len(TASKS)], laid out like the batch's other [B] fields."""
+    """Jitted counts [len(HEAD_NAMES)] -> [rows, len(HEAD_NAMES)], laid out like the batch's other [B] fields."""
     return jax.jit(lambda totals: jnp.broadcast_to(totals, (rows, totals.shape[0])), out_shardings=sharding)
 
 

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.heads import HEAD_NAMES
 from speecheq_jax.train import losses
 from speecheq_jax.train import mesh as mesh_lib
 
@@ -42,12 +43,12 @@ def abstract_batch(shape: Shape, mesh: Mesh, group_totals: bool = False) -> dict
     """ShapeDtypeStructs of every Batch field for one bucket, sharded like real batches.
 
     `group_totals`: the batch also carries its accumulation group's label counts (`losses.TOTALS_KEY`,
-    float32 [B, len(TASKS)]), as training batches do when `optim.accumulate` > 1.
+    float32 [B, len(HEAD_NAMES)]), as training batches do when `optim.accumulate` > 1.
     """
     sharding = mesh_lib.batch_sharding(mesh)
     fields = dict(batch_lib.shapes(*shape))
     if group_totals:
-        fields[losses.TOTALS_KEY] = ((shape[0], len(losses.TASKS)), np.float32)
+        fields[losses.TOTALS_KEY] = ((shape[0], len(HEAD_NAMES)), np.float32)
     return {key: jax.ShapeDtypeStruct(field_shape, dtype, sharding=sharding)
             for key, (field_shape, dtype) in fields.items()}
 

@@ -29,10 +29,8 @@ from speecheq_jax.heads import HEAD_NAMES, head_specs
 from speecheq_jax.heads.spec import LossOptions
 from speecheq_jax.model.speecheq import ModelOutput
 
-TASKS: tuple[str, ...] = HEAD_NAMES
-"""The tasks are the registered heads (the same tuple, in registry order)."""
 TOTALS_KEY = "label_totals"
-"""Optional Batch field, float32 [B, len(TASKS)]: every row holds the labelled count per task (TASKS
+"""Optional Batch field, float32 [B, len(HEAD_NAMES)]: every row holds the labelled count per task (HEAD_NAMES
 order) of the whole accumulation group the micro-batch belongs to (train/accumulation.py)."""
 
 
@@ -42,9 +40,9 @@ def loss_options(tasks: ml_collections.ConfigDict) -> LossOptions:
 
 
 def label_counts(batch: dict[str, jax.Array]) -> jax.Array:
-    """float32 [len(TASKS)]: per task, the examples of `batch` its loss averages over (as `task_losses` counts)."""
+    """float32 [len(HEAD_NAMES)]: per task, the examples of `batch` its loss averages over (as `task_losses` counts)."""
     out_lengths = (jnp.sum(batch["frame_mask"], axis=-1) + SUBSAMPLING - 1) // SUBSAMPLING
-    return jnp.stack([spec.label_count(batch, out_lengths) for spec in head_specs(TASKS)]).astype(jnp.float32)
+    return jnp.stack([spec.label_count(batch, out_lengths) for spec in head_specs(HEAD_NAMES)]).astype(jnp.float32)
 
 
 def group_totals(batch: dict[str, jax.Array]) -> dict[str, jax.Array] | None:
@@ -52,7 +50,7 @@ def group_totals(batch: dict[str, jax.Array]) -> dict[str, jax.Array] | None:
     if TOTALS_KEY not in batch:
         return None
     totals = jnp.max(batch[TOTALS_KEY], axis=0)
-    return {task: totals[i] for i, task in enumerate(TASKS)}
+    return {task: totals[i] for i, task in enumerate(HEAD_NAMES)}
 
 
 def task_losses(output: ModelOutput, batch: dict[str, jax.Array], options: LossOptions = LossOptions()

@@ -2,11 +2,13 @@
 
 `Trainable` bundles the SpeechEQ model with the learned task log-variances
 (uncertainty weighting) so one optimizer, one checkpoint and one sharding rule
-cover both. `create_train_state` builds `(Trainable, nnx.Optimizer)` under
-`jax.jit` with `out_shardings`, so no parameter is ever materialised
-unsharded on one device (big_vision / MaxText practice), and returns the
-functional pieces the step works with: graph definitions for train and eval
-mode, the state pytree, and its shardings.
+cover both. `abstract_train_state` gives the static pieces the steps work
+with (graph definitions for train and eval mode, shardings, the state's
+shapes) without computing anything; `init_train_state` then builds
+`(Trainable, nnx.Optimizer)` under `jax.jit` with `out_shardings`, so no
+parameter is ever materialised unsharded on one device (big_vision / MaxText
+practice). A resumed run restores into the abstract state and never calls
+`init_train_state`: the state exists on the devices once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from jax.sharding import Mesh
 
 from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.train import mesh as mesh_lib
-from speecheq_jax.train.losses import TASKS
+from speecheq_jax.heads import HEAD_NAMES
 from speecheq_jax.train.optimizer import make_optimizer
 
 class TaskLogVars(nnx.Module):
@@ -45,12 +47,12 @@ class Trainable(nnx.Module):
 
 
 def enabled_tasks(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-    """Tasks the run trains, in TASKS order, from the model's heads."""
+    """Tasks the run trains, in the head registry's order, from the model's heads."""
     heads = tuple(config.model.heads)
-    unknown = sorted(set(heads) - set(TASKS))
+    unknown = sorted(set(heads) - set(HEAD_NAMES))
     if unknown:
-        raise ValueError(f"model.heads has unknown head(s) {unknown}; known: {TASKS}")
-    return tuple(t for t in TASKS if t in heads)
+        raise ValueError(f"model.heads has unknown head(s) {unknown}; known: {HEAD_NAMES}")
+    return tuple(t for t in HEAD_NAMES if t in heads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +63,10 @@ class TrainState:
       train_def / eval_def: graph definitions in train mode (dropout on, batch
         statistics) and eval mode (deterministic, running statistics).
       state: the nnx.State pytree of (Trainable, Optimizer); the only thing that
-        changes across steps, is donated to the step and is checkpointed.
+        changes across steps, is donated to the step and is checkpointed. In
+        the abstract form (`abstract_train_state`) its leaves are
+        ShapeDtypeStructs: that form is what the steps and restores are built
+        from, so nothing long-lived holds the arrays.
       shardings: NamedShardings matching `state`.
     """
 
@@ -80,7 +85,10 @@ def _build(config: ml_collections.ConfigDict, num_phonemes: int, num_categories:
 
 def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
                          mesh: Mesh) -> TrainState:
-    """Shapes, dtypes and shardings of a run's state, computing nothing (for restore).
+    """Graph definitions, shapes, dtypes and shardings of a run's state, computing nothing.
+
+    What the steps, their ahead-of-time compiles and restores are built from: none of them
+    holds an array, so the only state on the devices is the one being trained.
 
     `num_phonemes` and `num_categories` are the data's output sizes
     (`len(spec.vocab)`, `len(spec.categories)`).
@@ -92,13 +100,18 @@ def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, n
     return TrainState(*_graph_defs(graphdef, abstract_state), state=abstract_state, shardings=shardings)
 
 
+def init_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
+                     abstract: TrainState) -> nnx.State:
+    """A fresh run's parameters and optimizer state, born with `abstract`'s shardings (arrays only)."""
+    return jax.jit(lambda: nnx.state(_build(config, num_phonemes, num_categories)),
+                   out_shardings=abstract.shardings)()
+
+
 def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
                        mesh: Mesh) -> TrainState:
-    """Initialises parameters and optimizer state directly with their shardings."""
+    """`abstract_train_state` with its state initialised: for tests and benches that step one state by hand."""
     abstract = abstract_train_state(config, num_phonemes, num_categories, mesh)
-    state = jax.jit(lambda: nnx.state(_build(config, num_phonemes, num_categories)),
-                    out_shardings=abstract.shardings)()
-    return dataclasses.replace(abstract, state=state)
+    return dataclasses.replace(abstract, state=init_train_state(config, num_phonemes, num_categories, abstract))
 
 
 def _graph_defs(graphdef: nnx.GraphDef, state: nnx.State) -> tuple[nnx.GraphDef, nnx.GraphDef]:

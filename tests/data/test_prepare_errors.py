@@ -15,7 +15,7 @@ from tensorflow_datasets.core import file_adapters
 from speecheq_jax.data.config import default_data_config
 from speecheq_jax.data import pipeline, prepare
 from speecheq_jax.data.errors import DataError, StrictExclusionError
-from speecheq_jax.eval.run import write_label_mapping
+from speecheq_jax.app.train import write_label_mapping
 from tests.data.corpora import fixtures
 
 REPO = Path(__file__).parents[2]

@@ -5,7 +5,6 @@ within 2e-3 on every probability, and give the same error lines for a broken and
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -22,15 +21,16 @@ from flax import nnx
 
 from speecheq_jax import model_card
 from speecheq_jax import predict as onnx_predict
+from speecheq_jax.app import evaluate as evaluate_lib
+from speecheq_jax.app import predict as jax_predict
+from speecheq_jax.app import train as train_lib
+from speecheq_jax.app.export import STABLEHLO_FILE, export_run
 from speecheq_jax.data import pipeline
-from speecheq_jax.eval import predict as jax_predict
-from speecheq_jax.eval import run as eval_run
 from speecheq_jax.export import onnx_model
 from speecheq_jax.export.forward import make_forward
-from speecheq_jax.export.run import STABLEHLO_FILE, export_run
 from speecheq_jax.export.stablehlo import load_stablehlo
 from speecheq_jax.train import checkpoint as checkpoint_lib
-from speecheq_jax.train import loop
+from tests.tiny_run import tiny_demo_config
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
@@ -39,19 +39,8 @@ TOLERANCE = 2e-3
 
 
 def _config(data_dir: Path, devices: int):
-    spec = importlib.util.spec_from_file_location("demo_config", REPO / "configs" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config("steps=2")
-    config.data.data_dir = str(data_dir)
-    config.data.synth = {"num": 48, "seed": 1, "langs": ("cmn", "eng")}
-    config.data.batch_size = 8
-    config.data.buckets = (384, 768)
-    config.model.update({"num_layers": 2, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
-    config.optim.warmup_steps = 1
-    config.train.update({"log_every": 1, "eval_every": 2})
-    config.mesh.shape = (devices,)
-    return config
+    """The tiny demo run: two steps, two conformer blocks, its own synthetic corpus (seed 1)."""
+    return tiny_demo_config(data_dir, steps=2, devices=devices, synth_seed=1, num_layers=2)
 
 
 class _Lines(logging.Handler):
@@ -78,7 +67,7 @@ def run(tmp_path_factory):
     project_log.addHandler(logs)
     try:
         with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
-            loop.train_and_evaluate(_config(data_dir, devices=-1), workdir)
+            train_lib.train_and_evaluate(_config(data_dir, devices=-1), workdir)
     finally:
         project_log.removeHandler(logs)
         project_log.setLevel(level)
@@ -156,7 +145,7 @@ def test_jax_and_onnx_predictions_agree_without_the_training_data(run, tmp_path)
 
 def test_stablehlo_takes_any_length_and_matches_the_model(run):
     exported = load_stablehlo(run["export"] / STABLEHLO_FILE)
-    restored = eval_run.restore_for_eval(run["config"], run["workdir"], "latest")
+    restored = evaluate_lib.restore_for_eval(run["config"], run["workdir"], "latest")
     trainable, _ = nnx.merge(restored.eval_def, jax.device_get(restored.state))
     forward = make_forward(trainable.model)
     rng = np.random.default_rng(0)
@@ -171,7 +160,7 @@ def test_evaluate_reads_only_the_data_it_scores(run, monkeypatch):
     run["moved"].rename(run["config"].data.data_dir)
     try:
         monkeypatch.setattr(pipeline, "load_spec", lambda *_: pytest.fail("restoring read the whole spec"))
-        results = eval_run.evaluate_checkpoint(run["config"], run["workdir"], "latest", splits=("test",))
+        results = evaluate_lib.evaluate_checkpoint(run["config"], run["workdir"], "latest", splits=("test",))
         assert results["test"]["overall"]["category/n"] > 0
     finally:
         Path(run["config"].data.data_dir).rename(run["moved"])

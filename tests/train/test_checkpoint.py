@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from speecheq_jax.config import base_config
-from speecheq_jax.eval import run as eval_run
+from speecheq_jax.app import evaluate as evaluate_lib
 from speecheq_jax.eval.metrics import Predictions, compute_metrics
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import checkpoint_files
@@ -68,7 +68,7 @@ def test_a_run_without_category_head_selects_on_a_metric_it_computes(tmp_path):
                        predicted={"gender": np.eye(2), "phoneme": [[1], [3]]})
     metrics = compute_metrics(pred)
     metrics["loss"] = {"phoneme": 1.5, "gender": 0.3}
-    scalars = eval_run.flatten(metrics, prefix="valid")
+    scalars = evaluate_lib.flatten(metrics, prefix="valid")
     ckpt = checkpoint_lib.Checkpointer(tmp_path, best_metric=name)
     ckpt.save(1, {"w": jnp.ones(2)}, None, scalars)
     assert ckpt.resolve("best") == 1

@@ -9,8 +9,8 @@ import pytest
 
 from speecheq_jax.data import pipeline
 from speecheq_jax.data.prepare import prepare_all
-from speecheq_jax.eval import predict as predict_lib
-from speecheq_jax.train import loop
+from speecheq_jax.app import predict as predict_lib
+from speecheq_jax.app import train as train_lib
 from tests.data.corpora import fixtures
 from tests.test_configs import load_config_module
 
@@ -43,7 +43,7 @@ def test_iemocap_four_heads_trains_and_predicts_exactly_its_four_classes(tmp_pat
     intensity = batch["intensity"][batch["intensity_mask"]]
     assert np.ptp(intensity) > 0  # arousal: a graded target, not neutral's 0
 
-    results = loop.train_and_evaluate(config, tmp_path / "run")
+    results = train_lib.train_and_evaluate(config, tmp_path / "run")
     assert json.loads((tmp_path / "run" / "label_mapping.json").read_text())["categories"] == FOUR
     test = results["test"]["overall"]
     assert test["category/confusion"]["labels"] == FOUR

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speecheq_jax.app import train as train_lib
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
-from speecheq_jax.train import loop
-from tests.train.test_train_integration import BEST, _config, _params
+from speecheq_jax.train.finite import NonFiniteLossError
+from tests.tiny_run import BEST, checkpoint_params, tiny_demo_config
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
@@ -76,8 +77,9 @@ def test_sigterm_saves_the_step_reached_and_the_same_command_resumes(data_dir, t
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
     resumed = json.loads((tmp_path / "preempted" / "metrics.json").read_text())
     assert resumed["step"] == straight["step"] and resumed["test"]["overall"] == straight["test"]["overall"]
-    config = _config(data_dir, steps=STEPS)
-    for a, b in zip(_params(tmp_path / "straight", config, STEPS), _params(tmp_path / "preempted", config, STEPS)):
+    config = tiny_demo_config(data_dir, steps=STEPS)
+    straight_params = checkpoint_params(tmp_path / "straight", config, STEPS)
+    for a, b in zip(straight_params, checkpoint_params(tmp_path / "preempted", config, STEPS)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -102,17 +104,17 @@ def _sigterm(batch):
 
 
 def test_periodic_and_preemption_checkpoints_are_latest_never_best(data_dir, tmp_path, monkeypatch):
-    config = _config(data_dir, steps=6)
+    config = tiny_demo_config(data_dir, steps=6)
     config.train.update({"log_every": 50, "eval_every": 2, "checkpoint_every": 3, "keep_latest": 3})
     with monkeypatch.context() as patch:
         _on_train_call(patch, 5, _sigterm)
-        assert loop.train_and_evaluate(config, tmp_path) is None
+        assert train_lib.train_and_evaluate(config, tmp_path) is None
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler lives only while training
     ckpt = checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST, keep_latest=3)
     assert sorted(ckpt.manager.all_steps()) == [2, 3, 4, 5]  # 3: checkpoint_every; 5: preemption
     assert ckpt.resolve("best") in (2, 4)
     ckpt.close()
-    results = loop.train_and_evaluate(config, tmp_path)
+    results = train_lib.train_and_evaluate(config, tmp_path)
     assert results["step"] in (2, 4, 6)
     ckpt = checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST, keep_latest=3)
     assert ckpt.latest_step() == 6 and ckpt.resolve("best") in (2, 4, 6)
@@ -120,9 +122,9 @@ def test_periodic_and_preemption_checkpoints_are_latest_never_best(data_dir, tmp
 
 
 def test_a_checkpoint_step_checks_every_step_before_it(data_dir, tmp_path, monkeypatch):
-    config = _config(data_dir, steps=4)
+    config = tiny_demo_config(data_dir, steps=4)
     config.train.update({"log_every": 50, "eval_every": 50, "checkpoint_every": 3})
     _on_train_call(monkeypatch, 2, lambda batch: dict(batch, logmel=batch["logmel"] * np.float32("nan")))
-    with pytest.raises(loop.NonFiniteLossError, match=r"step 2.*none saved yet"):
-        loop.train_and_evaluate(config, tmp_path)
+    with pytest.raises(NonFiniteLossError, match=r"step 2.*none saved yet"):
+        train_lib.train_and_evaluate(config, tmp_path)
     assert checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST).latest_step() is None

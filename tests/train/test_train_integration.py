@@ -3,59 +3,30 @@ stop on NaN, evaluate on 1 device, predict."""
 
 from __future__ import annotations
 
-import importlib.util
+import collections
+import gc
 import json
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
-from speecheq_jax.data import pipeline
-from speecheq_jax.eval import predict as predict_lib
-from speecheq_jax.eval import run as eval_run
+from speecheq_jax.app import evaluate as evaluate_lib
+from speecheq_jax.app import predict as predict_lib
+from speecheq_jax.app import train as train_lib
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
-from speecheq_jax.train import loop
-from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
+from speecheq_jax.train.finite import NonFiniteLossError
+from tests.tiny_run import BEST, checkpoint_params, tiny_demo_config
 
 pytestmark = pytest.mark.integration
-CONFIG_FILE = Path(__file__).parents[2] / "configs" / "demo.py"
-BEST = "valid/overall/category/ua"
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("speecheq_data")
-
-
-def _config(data_dir: Path, steps: int = 4, devices: int = -1):
-    spec = importlib.util.spec_from_file_location("demo_config", CONFIG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config(f"steps={steps}")
-    config.data.data_dir = str(data_dir)
-    config.data.synth = {"num": 48, "seed": 0, "langs": ("cmn", "eng")}
-    config.data.batch_size = 8
-    config.data.buckets = (384, 768)
-    config.model.update({"num_layers": 1, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
-    config.optim.warmup_steps = 1
-    config.train.update({"log_every": 1, "eval_every": 2})
-    config.mesh.shape = (devices,)
-    return config
-
-
-def _params(workdir: Path, config, step: int) -> list[np.ndarray]:
-    mesh = mesh_lib.make_mesh(config)
-    spec = pipeline.load_spec(config.data)
-    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
-    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
-    state = ckpt.restore(step, target)
-    ckpt.close()
-    _, params, _ = nnx.split(nnx.merge(target.train_def, state), nnx.Param, ...)
-    return [np.asarray(p) for p in jax.tree.leaves(params)]
 
 
 def _failing_step(monkeypatch, *, at_call: int, make_batch_bad: bool):
@@ -75,9 +46,31 @@ def _failing_step(monkeypatch, *, at_call: int, make_batch_bad: bool):
     monkeypatch.setattr(compile_ahead.CompiledStep, "__call__", wrapped)
 
 
+def _extra_state_bytes_at_first_step(monkeypatch) -> dict[str, float]:
+    """Patches the train step; at its first call records `share`: the bytes of live device arrays
+    shaped like state leaves (same shape and dtype) beyond the state itself, over the state's bytes.
+
+    One state alive gives ~0; an initialised state kept beside the restored one gives >= 1.
+    """
+    real = compile_ahead.CompiledStep.__call__
+    seen: dict[str, float] = {}
+
+    def wrapped(self, state, batch):
+        if self.name == "train step" and not seen:
+            leaves = jax.tree.leaves(state)
+            size = {(x.shape, str(x.dtype)): x.nbytes for x in leaves}
+            extra = (collections.Counter((x.shape, str(x.dtype)) for x in jax.live_arrays())
+                     - collections.Counter((x.shape, str(x.dtype)) for x in leaves))
+            seen["share"] = sum(n * size[key] for key, n in extra.items() if key in size) / sum(size.values())
+        return real(self, state, batch)
+
+    monkeypatch.setattr(compile_ahead.CompiledStep, "__call__", wrapped)
+    return seen
+
+
 def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):
-    config = _config(data_dir)
-    results = loop.train_and_evaluate(config, tmp_path)
+    config = tiny_demo_config(data_dir)
+    results = train_lib.train_and_evaluate(config, tmp_path)
     for name in ("report.md", "metrics.json", "metrics.jsonl", "curves.png", "confusion_test.png", "label_mapping.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -87,8 +80,8 @@ def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):
     assert test["category/n"] > 0 and 0.0 <= test["category/ua"] <= 1.0
     assert "seqd_synth" in results["test"]["corpora"]
 
-    one_device = _config(data_dir, devices=1)
-    again = eval_run.evaluate_checkpoint(one_device, tmp_path, results["step"], splits=("test",))
+    one_device = tiny_demo_config(data_dir, devices=1)
+    again = evaluate_lib.evaluate_checkpoint(one_device, tmp_path, results["step"], splits=("test",))
     for key in ("category/wa", "category/ua", "gender/accuracy", "intensity/mae", "phoneme/per"):
         assert again["test"]["overall"][key] == pytest.approx(test[key], abs=1e-6), key
 
@@ -115,25 +108,30 @@ def test_train_evaluate_on_one_device_and_predict(data_dir, tmp_path):
 
 
 def test_restart_resumes_exactly(data_dir, tmp_path, monkeypatch):
-    config = _config(data_dir)
-    loop.train_and_evaluate(config, tmp_path / "straight")
+    config = tiny_demo_config(data_dir)
+    train_lib.train_and_evaluate(config, tmp_path / "straight")
     with monkeypatch.context() as patch:
         _failing_step(patch, at_call=3, make_batch_bad=False)
         with pytest.raises(KeyboardInterrupt):
-            loop.train_and_evaluate(config, tmp_path / "restarted")
+            train_lib.train_and_evaluate(config, tmp_path / "restarted")
     assert checkpoint_lib.Checkpointer(tmp_path / "restarted", best_metric=BEST).latest_step() == 2
-    loop.train_and_evaluate(config, tmp_path / "restarted")
-    straight = _params(tmp_path / "straight", config, 4)
-    restarted = _params(tmp_path / "restarted", config, 4)
+    with monkeypatch.context() as patch:
+        patch.setattr(state_lib, "init_train_state", lambda *_: pytest.fail("a resumed run initialised a state"))
+        extra = _extra_state_bytes_at_first_step(patch)
+        gc.collect()  # the interrupted run's frames
+        train_lib.train_and_evaluate(config, tmp_path / "restarted")
+    assert extra["share"] < 0.5, f"a second copy of the state is alive after resume: {extra}"
+    straight = checkpoint_params(tmp_path / "straight", config, 4)
+    restarted = checkpoint_params(tmp_path / "restarted", config, 4)
     assert len(straight) > 10
     for a, b in zip(straight, restarted):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_nan_stops_cleanly_with_a_checkpoint_to_go_back_to(data_dir, tmp_path, monkeypatch):
-    config = _config(data_dir)
+    config = tiny_demo_config(data_dir)
     _failing_step(monkeypatch, at_call=3, make_batch_bad=True)
-    with pytest.raises(loop.NonFiniteLossError, match=r"step 3.*last good checkpoint: step 2"):
-        loop.train_and_evaluate(config, tmp_path)
+    with pytest.raises(NonFiniteLossError, match=r"step 3.*last good checkpoint: step 2"):
+        train_lib.train_and_evaluate(config, tmp_path)
     assert checkpoint_lib.Checkpointer(tmp_path, best_metric=BEST).latest_step() == 2
-    assert all(np.all(np.isfinite(p)) for p in _params(tmp_path, config, 2))
+    assert all(np.all(np.isfinite(p)) for p in checkpoint_params(tmp_path, config, 2))

@@ -24,7 +24,7 @@ import ml_collections
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.data import buckets as buckets_lib
 from speecheq_jax.eval import prediction_io
-from speecheq_jax.eval.run import restore_for_eval
+from speecheq_jax.app.evaluate import restore_for_eval
 from speecheq_jax.train import mesh as mesh_lib
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """`export_run`: a run's checkpoint -> `<workdir>/export/`, usable without this training code.
 
     export/
-      model_T{T}.onnx    ONNX, one per input length (onnx_model.py), run by `python -m speecheq_jax.predict`
-      model.stablehlo    serialized jax.export artifact, any batch and length (stablehlo.py)
+      model_T{T}.onnx    ONNX, one per input length (export/onnx_model.py), run by `python -m speecheq_jax.predict`
+      model.stablehlo    serialized jax.export artifact, any batch and length (export/stablehlo.py)
       model_card.json    the run's model card plus an `export` section (step, files, contracts, test metrics)
       model_card.md      the same for people
 """
@@ -21,7 +21,7 @@ import ml_collections
 from flax import nnx
 
 from speecheq_jax import model_card
-from speecheq_jax.eval.run import restore_for_eval
+from speecheq_jax.app.evaluate import restore_for_eval
 from speecheq_jax.export import onnx_model, stablehlo
 from speecheq_jax.export.card_markdown import render_markdown
 from speecheq_jax.export.forward import make_forward

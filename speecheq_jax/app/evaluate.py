@@ -6,13 +6,14 @@ devices of THIS machine (a run trained on 8 devices evaluates on 1), scores
 the splits, and writes metrics.json, the Markdown report and the plots.
 What the data was (vocabulary, CMVN, label mapping) comes from the model card
 saved with the checkpoint, so restoring needs no prepared data: evaluation
-opens only the splits it scores, prediction nothing.
+opens only the splits it scores, prediction nothing. This is where the
+training side (checkpoint, mesh, state, step) meets the evaluation side
+(metrics, reports), so that neither package imports the other.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -65,25 +66,6 @@ def evaluate_split(eval_step, state, config: ml_collections.ConfigDict, mesh, sp
              time.perf_counter() - start,
              " | ".join(f"{key} {overall[key]:.4g}" for key in _SUMMARY if key in overall))
     return metrics
-
-
-def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
-    """Logs and writes the run's label set and each corpus's mapping, exclusions (files named) and counts.
-
-    label_mapping.json: {"categories": the category head's classes in output
-    order, "corpora": {corpus: {mapping, excluded, excluded_files, category_counts, ...}}}.
-    """
-    log.info("category label set (%d classes, head output order): %s", len(spec.categories), ", ".join(spec.categories))
-    for corpus, summary in spec.label_summary.items():
-        log.info("label mapping %s: %s", corpus, ", ".join(f"{k}->{v}" for k, v in summary["mapping"].items()))
-        if summary["excluded"]:
-            log.info("excluded from %s: %s", corpus, ", ".join(f"{k}: {v}" for k, v in summary["excluded"].items()))
-        for exclusion in summary.get("excluded_files", ()):
-            log.info("excluded from %s: %s: %s %s", corpus, exclusion["file"], exclusion["reason"],
-                     exclusion["detail"])
-        log.info("category counts %s: %s", corpus, summary["category_counts"])
-    content = {"categories": list(spec.categories), "corpora": spec.label_summary}
-    (Path(workdir) / "label_mapping.json").write_text(json.dumps(content, indent=2, ensure_ascii=False))
 
 
 def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:

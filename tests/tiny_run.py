@@ -1,0 +1,49 @@
+"""The tiny demo run the integration tests train, and a checkpoint's parameters as numpy.
+
+A 48-file SEQD-synth corpus (both languages), batches of 8 in two buckets, a conformer of
+`num_layers` blocks of width 32: small enough that a run of a few steps takes seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from speecheq_jax.data import pipeline
+from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.train import mesh as mesh_lib
+from speecheq_jax.train import state as state_lib
+from tests.test_configs import load_config_module
+
+BEST = "valid/overall/category/ua"
+
+
+def tiny_demo_config(data_dir: Path, *, steps: int = 4, devices: int = -1, synth_seed: int = 0,
+                     num_layers: int = 1) -> ml_collections.ConfigDict:
+    """configs/demo.py shrunk: `steps` steps on `devices` devices (-1: all), logging every step, validating every 2."""
+    config = load_config_module("demo").get_config(f"steps={steps}")
+    config.data.data_dir = str(data_dir)
+    config.data.synth = {"num": 48, "seed": synth_seed, "langs": ("cmn", "eng")}
+    config.data.batch_size = 8
+    config.data.buckets = (384, 768)
+    config.model.update({"num_layers": num_layers, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
+    config.optim.warmup_steps = 1
+    config.train.update({"log_every": 1, "eval_every": 2})
+    config.mesh.shape = (devices,)
+    return config
+
+
+def checkpoint_params(workdir: Path, config: ml_collections.ConfigDict, step: int) -> list[np.ndarray]:
+    """The model parameters (nnx.Param leaves) saved at `step` under `workdir`, in tree order."""
+    mesh = mesh_lib.make_mesh(config)
+    spec = pipeline.load_spec(config.data)
+    target = state_lib.abstract_train_state(config, len(spec.vocab), len(spec.categories), mesh)
+    ckpt = checkpoint_lib.Checkpointer(workdir, best_metric=checkpoint_lib.best_metric_name(config))
+    state = ckpt.restore(step, target)
+    ckpt.close()
+    _, params, _ = nnx.split(nnx.merge(target.train_def, state), nnx.Param, ...)
+    return [np.asarray(p) for p in jax.tree.leaves(params)]
