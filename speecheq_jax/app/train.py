@@ -31,6 +31,7 @@ import jax
 import ml_collections
 from flax import nnx
 from jax.experimental import multihost_utils
+from jax.sharding import Mesh
 from tqdm import tqdm
 
 from speecheq_jax.app import evaluate as evaluate_lib
@@ -83,7 +84,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     train_iter = pipeline.make_train_iterator(config.data, mesh)
     ckpt = checkpoint_lib.Checkpointer(
         workdir, keep_latest=config.train.keep_latest, keep_best=config.train.keep_best,
-        best_metric=checkpoint_lib.best_metric_name(config))
+        best_metric=checkpoint_lib.best_metric_name(config), asynchronous=True)
+    try:
+        reached = _train(config, workdir, ckpt, abstract, mesh, spec, card, train_iter)
+    finally:
+        ckpt.close()  # waits for the last asynchronous save (also when a non-finite loss stops the run)
+    num_steps = int(config.train.num_steps)
+    if reached < num_steps:
+        log.warning("preempted: checkpoint saved at step %d; rerun the same command to resume", reached)
+        return None
+    return evaluate_lib.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpoint_lib.Checkpointer,
+           abstract: state_lib.TrainState, mesh: Mesh, spec: pipeline.DataSpec, card: dict, train_iter) -> int:
+    """Compiles every shape, then trains from the latest checkpoint to `num_steps` or a preemption.
+
+    Saves are asynchronous: `ckpt.save` returns once the (finite-checked) state is on the host, and
+    the write overlaps the next steps. Returns the last step reached.
+    """
     start = ckpt.latest_step() or 0
     if start:
         log.info("resuming from step %d", start)
@@ -145,11 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     reached = step if start < num_steps else start
     log.info("train: steps %d-%d in %.1f s", start + 1, reached, time.perf_counter() - train_start)
     writer.close()
-    ckpt.close()
-    if reached < num_steps:
-        log.warning("preempted: checkpoint saved at step %d; rerun the same command to resume", reached)
-        return None
-    return evaluate_lib.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))
+    return reached
 
 
 def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:

