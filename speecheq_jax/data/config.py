@@ -1,4 +1,7 @@
-"""Defaults of `config.data`: plain values only, so loading a config file imports neither JAX nor TFDS."""
+"""Defaults of `config.data`: plain values only, so loading a config file imports neither JAX nor TFDS.
+
+The SEQD-synth generation defaults are the generator's own (`corpora.seqd_synth.SYNTH_DEFAULTS`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import dataclasses
 import ml_collections
 
 from speecheq_jax.data.augment import SpecAugmentConfig
+from speecheq_jax.data.corpora.seqd_synth import SYNTH_DEFAULTS
 
 
 def default_data_config() -> ml_collections.ConfigDict:
@@ -15,7 +19,7 @@ def default_data_config() -> ml_collections.ConfigDict:
         "data_dir": "~/speecheq_data",
         "corpora": [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}],
         "label_options": {},
-        "synth": {"num": 1000, "seed": 0, "langs": ["cmn", "eng"]},
+        "synth": dict(SYNTH_DEFAULTS),
         "batch_size": 16,
         "buckets": (192, 256, 320, 384, 512, 768),
         "shuffle_window": 1024,
