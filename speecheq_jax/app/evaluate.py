@@ -145,5 +145,6 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
         write_report(
             workdir, results, history_path=history if history.exists() else None,
             label_mapping={c: v["mapping"] for c, v in spec.label_summary.items()}, categories=spec.categories,
+            exclusions={c: v.get("excluded_files", []) for c, v in spec.label_summary.items()},
             title=f"{config.name}: checkpoint {which} (step {step})")
     return results

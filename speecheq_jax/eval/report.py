@@ -10,6 +10,7 @@ and those of every registered head (`HeadSpec.headline_columns`, `count_columns`
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ def write_report(
     history_path: str | Path | None = None,
     label_mapping: Mapping[str, Mapping[str, str]] | None = None,
     categories: Sequence[str] | None = None,
+    exclusions: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     title: str = "SpeechEQ evaluation",
 ) -> dict[str, Path]:
     """Writes metrics.json, report.md, confusion PNG(s) and (with a history) curves.png.
@@ -65,6 +67,9 @@ def write_report(
         drop/mask decision), e.g. {c: registry.get(c).labels.describe(options)}.
       categories: the run's category label set (the category head's classes),
         stated at the top of the report.
+      exclusions: corpus -> the files its preparation left out, each
+        {"file", "reason", "detail"} (the dataset metadata's `excluded_files`):
+        counted by reason and listed (the first MAX_LISTED of each corpus).
       title: first heading of report.md.
     Returns:
       name -> written path: "metrics", "report", "curves", and "confusion"
@@ -90,6 +95,8 @@ def write_report(
         lines += _evaluation_lines(evaluation, "###" if split else "##", figure)
     if label_mapping:
         lines += _mapping_lines(label_mapping)
+    if exclusions is not None:
+        lines += _exclusion_lines(exclusions)
     if history_path is not None:
         written["curves"] = workdir / "curves.png"
         plot_history(read_history(history_path), written["curves"])
@@ -168,6 +175,29 @@ def _mapping_lines(label_mapping: Mapping[str, Mapping[str, str]]) -> list[str]:
     lines = ["", "## Label mapping applied", ""]
     for corpus, mapping in label_mapping.items():
         lines += [f"**{corpus}**", ""] + _table(["native", "unified"], [[k, str(v)] for k, v in mapping.items()])
+        lines.append("")
+    return lines
+
+
+MAX_LISTED = 50
+"""Excluded files listed per corpus in report.md; label_mapping.json lists every one."""
+
+
+def _exclusion_lines(exclusions: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
+    """'Files excluded at preparation': per corpus, counts by reason, then the files with reason and detail."""
+    lines = ["", "## Files excluded at preparation", ""]
+    if not any(exclusions.values()):
+        return lines + ["None: every file of every corpus was usable."]
+    for corpus, files in exclusions.items():
+        reasons = collections.Counter(f["reason"] for f in files)
+        lines += [f"**{corpus}**: {len(files)} file(s) excluded" + (":" if files else "."), ""]
+        if not files:
+            continue
+        lines += _table(["reason", "files"], [[reason, str(n)] for reason, n in reasons.most_common()]) + [""]
+        lines += _table(["file", "reason", "detail"],
+                        [[f["file"], f["reason"], f.get("detail") or ""] for f in files[:MAX_LISTED]])
+        if len(files) > MAX_LISTED:
+            lines.append(f"... and {len(files) - MAX_LISTED} more (all in label_mapping.json).")
         lines.append("")
     return lines
 

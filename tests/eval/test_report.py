@@ -6,7 +6,7 @@ import pytest
 from matplotlib import image
 
 from speecheq_jax.eval.metrics import compute_metrics
-from speecheq_jax.eval.report import write_report
+from speecheq_jax.eval.report import MAX_LISTED, write_report
 from speecheq_jax.data.corpora import registry
 from tests.eval.test_metrics import random_predictions
 
@@ -81,3 +81,18 @@ def test_degenerate_gender_is_marked(tmp_path):
     metrics = compute_metrics(pred)
     markdown = write_report(tmp_path, metrics)["report"].read_text()
     assert f"{metrics['overall']['gender/accuracy']:.3f} †" in markdown
+
+
+def test_report_counts_and_names_the_excluded_files(tmp_path):
+    metrics = compute_metrics(random_predictions(seed=1, n=60, corpora=("cremad", "esd")))
+    cremad = [{"file": "AudioWAV/1001_DFA_ANG_X.wav", "reason": "file name breaks the scheme", "detail": "level 'X'"},
+              {"file": "AudioWAV/1002_IEO_SAD_LO.wav", "reason": "zero-length file", "detail": ""}]
+    cremad += [{"file": f"AudioWAV/empty{i}.wav", "reason": "zero-length file", "detail": ""} for i in range(MAX_LISTED)]
+    markdown = write_report(tmp_path, metrics, exclusions={"cremad": cremad, "esd": []})["report"].read_text()
+    section = markdown.split("## Files excluded at preparation", 1)[1]
+    assert f"**cremad**: {len(cremad)} file(s) excluded:" in section and "**esd**: 0 file(s) excluded." in section
+    assert f"| zero-length file | {MAX_LISTED + 1} |" in section and "| file name breaks the scheme | 1 |" in section
+    assert "| AudioWAV/1001_DFA_ANG_X.wav | file name breaks the scheme | level 'X' |" in section
+    assert "... and 2 more (all in label_mapping.json)." in section
+    clean = write_report(tmp_path / "clean", metrics, exclusions={"cremad": []})["report"].read_text()
+    assert "None: every file of every corpus was usable." in clean
