@@ -31,7 +31,7 @@ import pytest
 
 from tests.train.test_preemption import OVERRIDES as PREEMPTION_OVERRIDES
 from tests.train.test_preemption import STEPS
-from tests.train.test_train_integration import _config, _params
+from tests.tiny_run import checkpoint_params, tiny_demo_config
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
@@ -139,6 +139,6 @@ def test_sigkill_in_every_phase_then_restart_equals_an_uninterrupted_run(tmp_pat
     restarted = json.loads((workdir / "metrics.json").read_text())
     _assert_close(restarted, straight)
     print(f"{len(KILL_POINTS)} kills survived; {_count_floats(straight)} metrics equal to 1e-6")
-    config = _config(data_dir, steps=STEPS)
-    for a, b in zip(_params(tmp_path / "straight", config, STEPS), _params(workdir, config, STEPS)):
+    config = tiny_demo_config(data_dir, steps=STEPS)
+    for a, b in zip(checkpoint_params(tmp_path / "straight", config, STEPS), checkpoint_params(workdir, config, STEPS)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
