@@ -154,23 +154,25 @@ def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent:
     speaker-dependent protocol (ESD 'official') is refused unless
     `allow_speaker_dependent` is set. ValueError for an empty, unknown or shared unit.
     """
+    by_group = registry.get(dataset.corpus).units_by_group
     checked = folds.Fold(fold["name"], {part: tuple(units) for part, units in fold["units"].items()},
-                         fold["speaker_dependent"])
+                         fold["speaker_dependent"], units_by_group=by_group)
     try:
-        folds.check_speaker_disjoint(checked, _unit_speakers(dataset),
+        folds.check_speaker_disjoint(checked, _unit_speakers(dataset, by_group),
                                      allow_speaker_dependent=allow_speaker_dependent)
     except ValueError as e:  # SpeakerLeakError included
         hint = " (config.data.allow_speaker_dependent)" if fold["speaker_dependent"] else ""
         raise type(e)(f"{dataset.corpus}: {e}{hint}") from None
 
 
-def _unit_speakers(dataset: PreparedDataset) -> list[Utterance]:
+def _unit_speakers(dataset: PreparedDataset, by_group: bool) -> list[Utterance]:
     """One stand-in Utterance per (unit, speaker) of the stored metadata, as `check_speaker_disjoint` takes them.
 
-    The check reads only corpus, speaker and group (through `folds.unit_of`);
-    the group is what the unit adds after the speaker's own unit, so that
-    `unit_of` gives each stand-in its stored unit back; a ValueError where it
-    cannot (a unit holding another unit's speaker).
+    The check reads only corpus, speaker and group (through `folds.unit_of`,
+    with the corpus spec's `units_by_group`); the group is what the unit adds
+    after the speaker's own unit, so that `unit_of` gives each stand-in its
+    stored unit back; a ValueError where it cannot (a unit holding another
+    unit's speaker).
     """
     stand_ins = []
     for unit, meta in dataset.units.items():
@@ -179,8 +181,8 @@ def _unit_speakers(dataset: PreparedDataset) -> list[Utterance]:
                              text=None, phonemes=None, category=None, intensity=None, native_label="", group="")
             group = unit.removeprefix(folds.unit_of(bare) + "_") if unit != folds.unit_of(bare) else ""
             stand_in = dataclasses.replace(bare, group=group)
-            if folds.unit_of(stand_in) != unit:
-                raise ValueError(f"{dataset.corpus}: stored unit {unit!r} holds speaker {speaker!r} of unit "
-                                 f"{folds.unit_of(stand_in)!r}: the dataset's metadata is inconsistent")
+            if folds.unit_of(stand_in, by_group) != unit:
+                raise ValueError(f"stored unit {unit!r} holds speaker {speaker!r} of unit "
+                                 f"{folds.unit_of(stand_in, by_group)!r}: the dataset's metadata is inconsistent")
             stand_ins.append(stand_in)
     return stand_ins
