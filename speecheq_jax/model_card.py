@@ -31,15 +31,13 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.data import features
-from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
+from speecheq_jax.frames import MIN_SECONDS, NUM_MELS, SUBSAMPLING
 
 if TYPE_CHECKING:
     from speecheq_jax.data.spec import DataSpec
 
 CARD_FORMAT = 1
 CARD_FILE = "model_card.json"
-MIN_SECONDS = 0.25
-"""Shorter audio is refused at prediction: a quarter second holds too few frames for an emotion."""
 
 
 def feature_parameters() -> dict[str, Any]:

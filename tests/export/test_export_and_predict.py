@@ -30,6 +30,7 @@ from speecheq_jax.export import onnx_model
 from speecheq_jax.export.forward import make_forward
 from speecheq_jax.export.stablehlo import load_stablehlo
 from speecheq_jax.train import checkpoint as checkpoint_lib
+from speecheq_jax.frames import MIN_SECONDS
 from tests.tiny_run import tiny_demo_config
 
 pytestmark = pytest.mark.integration
@@ -101,7 +102,7 @@ def test_the_run_and_each_checkpoint_carry_the_model_card(run):
     card = model_card.read_card(run["workdir"])
     assert card["labels"]["categories"] == ["neutral", "happy", "angry", "sad", "surprise", "fear"]  # SEQD-synth: no disgust
     assert card["phonemes"] and len(card["cmvn"]["pooled"]["mean"]) == 80
-    assert card["features"]["hop_length"] == 160 and card["features"]["min_seconds"] == model_card.MIN_SECONDS
+    assert card["features"]["hop_length"] == 160 and card["features"]["min_seconds"] == MIN_SECONDS
     (data,) = card["training_data"]
     assert data["corpus"] == "seqd_synth" and data["examples"]["train"] > 0 and data["units"]["test"]
     ckpt = checkpoint_lib.Checkpointer(run["workdir"], best_metric="valid/overall/category/ua")
