@@ -18,6 +18,11 @@ after a torch step its OpenMP threads keep spinning on the cores the next step n
 slows whichever step comes next.
 `--one-process` runs both in this process instead, and `--gap 0` drops the pause, to show that.
 
+Host allocator: our worker runs under tcmalloc when it is installed, as `python -m
+speecheq_jax.main` does (speecheq_jax/allocator.py); torchaudio's runs with the default glibc
+malloc, as a user runs it, unless `--torch-tcmalloc` gives it tcmalloc too (torch gains from it as
+well; the closing line says which allocator each side had).
+
     pip install -r bench/requirements.txt        # torch + torchaudio, bench only
     python bench/bench_vs_torchaudio.py --size S --json
 """
@@ -35,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from speecheq_jax import allocator
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
 from speecheq_jax.model.config import SIZES
@@ -59,6 +65,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     parser.add_argument("--one-process", action="store_true",
                         help="run both sides in this process instead of one worker process each")
+    parser.add_argument("--torch-tcmalloc", action="store_true",
+                        help="run torchaudio's worker under tcmalloc too (ours always uses it when installed)")
+    parser.add_argument("--ours-malloc", choices=["tcmalloc", "system"], default="tcmalloc",
+                        help="our worker's host allocator (system: glibc malloc, what we ran before)")
     args = parser.parse_args()
     if args.frames % SUBSAMPLING:
         parser.error(f"--frames {args.frames} is not a multiple of {SUBSAMPLING}")
@@ -183,19 +193,35 @@ def _worker(make: Callable, args: argparse.Namespace, connection) -> None:
         connection.send(timed(step))
 
 
-class _Side:
-    """A side's step, timed in a worker process (or in this one with --one-process)."""
+def _allocator(env: dict[str, str]) -> str:
+    return "tcmalloc" if allocator.TCMALLOC in env.get("LD_PRELOAD", "") else "glibc"
 
-    def __init__(self, make: Callable, args: argparse.Namespace):
+
+class _Side:
+    """A side's step, timed in a worker process (or in this one with --one-process).
+
+    `tcmalloc`: whether the worker process starts with tcmalloc preloaded (when installed).
+    """
+
+    def __init__(self, make: Callable, args: argparse.Namespace, tcmalloc: bool):
         self.local: Callable[[], None] | None = None
         self.process = None
         if args.one_process:
+            self.allocator = _allocator(dict(os.environ))
             self.compile_s, self.local = make(args.size, synthetic_batch(args.batch_size, args.frames), args.threads)
             return
+        base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        env = allocator.with_tcmalloc(base) if tcmalloc else base | {allocator.SWITCH: "system"}
+        self.allocator = _allocator(env)
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(make, args, child), daemon=True)
-        self.process.start()
+        saved = dict(os.environ)
+        os.environ.clear(), os.environ.update(env)  # a spawned worker starts with this environment
+        try:
+            self.process.start()
+        finally:
+            os.environ.clear(), os.environ.update(saved)
         self.compile_s = self.connection.recv()
 
     def step(self, gap: float = 0.0) -> float:
@@ -213,10 +239,12 @@ class _Side:
 
 def main() -> None:
     args = parse_args()
-    ours, theirs = _Side(make_ours, args), _Side(make_theirs, args)
+    ours = _Side(make_ours, args, tcmalloc=args.ours_malloc == "tcmalloc")
+    theirs = _Side(make_theirs, args, tcmalloc=args.torch_tcmalloc)
     where = "one process" if args.one_process else "one worker process each"
     print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads, {where}; "
-          f"{_versions()}; ours compiled in {ours.compile_s:.1f} s", flush=True)
+          f"{_versions()}; host allocator: ours {ours.allocator}, torchaudio {theirs.allocator}; "
+          f"ours compiled in {ours.compile_s:.1f} s", flush=True)
     for _ in range(args.warmup):
         ours.step(), theirs.step()
     times: dict[str, list[float]] = {"ours": [], "torchaudio": []}
@@ -232,7 +260,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({
             "size": args.size, "batch_size": args.batch_size, "frames": args.frames, "threads": args.threads,
-            "one_process": args.one_process,
+            "one_process": args.one_process, "ours_allocator": ours.allocator, "torchaudio_allocator": theirs.allocator,
             "ours_step_s": round(ours_s, 4), "torchaudio_step_s": round(theirs_s, 4),
             "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(ours.compile_s, 2),
             "ours_steps_s": [round(t, 4) for t in times["ours"]],

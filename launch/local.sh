@@ -10,6 +10,8 @@ job="${1:?usage: launch/local.sh demo|test [extra args]}"; shift || true
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
+# tcmalloc: XLA:CPU's per-step buffers are reused instead of faulted in again (speecheq_jax/allocator.py)
+ldconfig -p | grep -q libtcmalloc_minimal.so.4 || need_apt+=(libtcmalloc-minimal4)
 if ((${#need_apt[@]})); then
   echo "[setup] apt-get install ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
@@ -26,6 +28,10 @@ if [ ! -x .venv/bin/python ] || ! cat requirements.txt requirements-export.txt |
   cat requirements.txt requirements-export.txt > .venv/.requirements
 fi
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
+# Both jobs under tcmalloc: main.py would restart itself under it, pytest's own process would not.
+if ldconfig -p | grep -q libtcmalloc_minimal.so.4; then
+  export LD_PRELOAD="libtcmalloc_minimal.so.4${LD_PRELOAD:+:$LD_PRELOAD}"
+fi
 
 case "$job" in
   demo) exec .venv/bin/python -m speecheq_jax.main --config configs/demo.py --workdir "${WORKDIR:-runs/demo}" "$@" ;;

@@ -13,6 +13,8 @@ any `speecheq_jax.data.errors.DataError`).
 Every mode uses JAX's persistent compilation cache (`$JAX_COMPILATION_CACHE_DIR`, by default
 ~/.cache/speecheq_jax/xla), so a resumed run, an evaluation or a prediction loads the executables
 an earlier run compiled instead of compiling them again.
+On a CPU the host allocator matters: the process restarts itself once under tcmalloc when it is
+installed (speecheq_jax/allocator.py).
 On multi-host platforms (Cloud TPU pods, multi-node GPU) `jax.distributed`
 is initialised first; on one machine nothing is done.
 """
@@ -24,13 +26,18 @@ import os
 import re
 import sys
 
-import jax
-import ml_collections
-from absl import app, flags
-from ml_collections import config_flags
+from speecheq_jax import allocator
 
-from speecheq_jax.config import ConfigError
-from speecheq_jax.data.errors import DataError
+if __name__ == "__main__":  # before JAX loads: the process may restart itself under tcmalloc
+    allocator.reexec_with_tcmalloc()
+
+import jax  # noqa: E402  (after the allocator choice)
+import ml_collections  # noqa: E402
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from speecheq_jax.config import ConfigError  # noqa: E402
+from speecheq_jax.data.errors import DataError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
@@ -106,6 +113,7 @@ def main(argv: list[str]) -> None:
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'"
     _initialize_distributed()
     _enable_compilation_cache()
+    logging.info(allocator.describe())
     config, workdir = _CONFIG.value, _WORKDIR.value
     try:
         _run_mode(config, workdir, argv)
