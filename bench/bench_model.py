@@ -18,7 +18,12 @@ import dataclasses
 import statistics
 import time
 
-import jax
+from speecheq_jax import allocator
+
+if __name__ == "__main__":  # as main.py: the host allocator the project trains with
+    allocator.reexec_with_tcmalloc()
+
+import jax  # noqa: E402  (after the allocator choice)
 import jax.numpy as jnp
 import numpy as np
 import optax

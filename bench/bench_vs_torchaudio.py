@@ -7,21 +7,23 @@ per-task scaling, gradient clipping and AdamW, with the train state donated. The
 Conv2d + ReLU, then a linear projection to d_model), with the same d_model, layers, heads,
 feed-forward size and depthwise kernel, a mean-pooled linear classifier, cross-entropy and
 `torch.optim.AdamW`, run eagerly (the way a user would). Both see the same batch (B x T log-mel
-frames, no padding) and the same number of threads. Steps alternate (ours, theirs, ours, ...)
-after warm-up so that a machine whose speed drifts affects both alike; each side's figure is the
-median of `--steps` timed steps. `ratio` = torchaudio step time / our step time: above 1 we are
-faster.
+frames, no padding) and the same number of threads. `ratio` = torchaudio step time / our step
+time: above 1 we are faster.
 
-Each side runs in its own worker process (started by this one run, driven step by step), as a
-user runs one framework per process, and each timed step starts after `--gap` idle seconds: right
-after a torch step its OpenMP threads keep spinning on the cores the next step needs, which
-slows whichever step comes next.
-`--one-process` runs both in this process instead, and `--gap 0` drops the pause, to show that.
+Each side runs in its own worker process, as a user runs one framework per process, and the two
+never live at the same time: in each of `--rounds` rounds our worker starts, compiles, warms up,
+times `--steps` steps and exits, then torchaudio's does the same. Each side's figure is the median
+of all its timed steps; alternating rounds spread a machine's drift over both sides. Two live
+workers interfere: a torch step run while our idle worker held its 6-7 GiB took 2.38 s instead
+of 1.86 s (its glibc malloc faults pages in every step, which slows under memory held
+elsewhere), and right after a torch step its OpenMP threads keep spinning for a while, so each
+timed step also starts after `--gap` idle seconds.
 
 Host allocator: our worker runs under tcmalloc when it is installed, as `python -m
 speecheq_jax.main` does (speecheq_jax/allocator.py); torchaudio's runs with the default glibc
 malloc, as a user runs it, unless `--torch-tcmalloc` gives it tcmalloc too (torch gains from it as
-well; the closing line says which allocator each side had).
+well). `--ours-malloc system` times ours under glibc, the allocator before. The first line says
+which allocator each side had.
 
     pip install -r bench/requirements.txt        # torch + torchaudio, bench only
     python bench/bench_vs_torchaudio.py --size S --json
@@ -30,6 +32,7 @@ well; the closing line says which allocator each side had).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -43,7 +46,7 @@ import numpy as np
 from speecheq_jax import allocator
 from speecheq_jax.config import base_config
 from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model.config import SIZES
+from speecheq_jax.model.config import REMATS, SIZES
 from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
 
 NUM_PHONEMES = 64
@@ -56,19 +59,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--size", default="S", choices=[s for s in SIZES if s != "L"])
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--frames", type=int, default=600, help="frames per utterance, a multiple of 4")
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per side (median reported)")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per side and round (median reported)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (ours, then torchaudio)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side first")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both sides")
     parser.add_argument("--gap", type=float, default=1.0,
-                        help="idle seconds before each timed step, so neither side's spinning threads "
-                             "(torch's OpenMP pool spins after a step) run into the other's timing")
+                        help="idle seconds before each timed step (torch's OpenMP pool spins after a step)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the results")
-    parser.add_argument("--one-process", action="store_true",
-                        help="run both sides in this process instead of one worker process each")
     parser.add_argument("--torch-tcmalloc", action="store_true",
                         help="run torchaudio's worker under tcmalloc too (ours always uses it when installed)")
     parser.add_argument("--ours-malloc", choices=["tcmalloc", "system"], default="tcmalloc",
                         help="our worker's host allocator (system: glibc malloc, what we ran before)")
+    parser.add_argument("--remat", choices=REMATS, default=None,
+                        help="our model.remat (default: the config's; 'none' was the default before)")
     args = parser.parse_args()
     if args.frames % SUBSAMPLING:
         parser.error(f"--frames {args.frames} is not a multiple of {SUBSAMPLING}")
@@ -122,7 +125,8 @@ def _torch_classifier(num_layers: int, d_model: int, num_heads: int, ff_mult: in
     return TorchClassifier()
 
 
-def make_ours(size: str, batch: dict[str, np.ndarray], threads: int) -> tuple[float, Callable[[], None]]:
+def make_ours(size: str, batch: dict[str, np.ndarray], threads: int, remat: str | None = None
+              ) -> tuple[float, Callable[[], None]]:
     """(compile seconds, a zero-argument function running one of our train steps to completion)."""
     del threads  # XLA:CPU uses every core of the machine; --threads is the machine's core count by default
     import jax
@@ -133,6 +137,8 @@ def make_ours(size: str, batch: dict[str, np.ndarray], threads: int) -> tuple[fl
 
     config = base_config(size)
     config.mesh.shape = (1,)
+    if remat is not None:
+        config.model.remat = remat
     mesh = mesh_lib.make_mesh(config)
     train_state = state_lib.create_train_state(config, NUM_PHONEMES, NUM_CATEGORIES, mesh)
     device_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
@@ -193,26 +199,16 @@ def _worker(make: Callable, args: argparse.Namespace, connection) -> None:
         connection.send(timed(step))
 
 
-def _allocator(env: dict[str, str]) -> str:
-    return "tcmalloc" if allocator.TCMALLOC in env.get("LD_PRELOAD", "") else "glibc"
-
-
 class _Side:
-    """A side's step, timed in a worker process (or in this one with --one-process).
+    """One side's step in its own worker process, timed step by step on request.
 
-    `tcmalloc`: whether the worker process starts with tcmalloc preloaded (when installed).
+    `tcmalloc`: whether the worker starts with tcmalloc preloaded (when it is installed).
     """
 
     def __init__(self, make: Callable, args: argparse.Namespace, tcmalloc: bool):
-        self.local: Callable[[], None] | None = None
-        self.process = None
-        if args.one_process:
-            self.allocator = _allocator(dict(os.environ))
-            self.compile_s, self.local = make(args.size, synthetic_batch(args.batch_size, args.frames), args.threads)
-            return
         base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         env = allocator.with_tcmalloc(base) if tcmalloc else base | {allocator.SWITCH: "system"}
-        self.allocator = _allocator(env)
+        self.allocator = "tcmalloc" if allocator.TCMALLOC in env.get("LD_PRELOAD", "") else "glibc"
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(make, args, child), daemon=True)
@@ -226,43 +222,49 @@ class _Side:
 
     def step(self, gap: float = 0.0) -> float:
         time.sleep(gap)
-        if self.local is not None:
-            return timed(self.local)
         self.connection.send(True)
         return self.connection.recv()
 
     def close(self) -> None:
-        if self.process is not None:
-            self.connection.send(False)
-            self.process.join()
+        self.connection.send(False)
+        self.process.join()
+
+
+def time_side(make: Callable, args: argparse.Namespace, tcmalloc: bool) -> tuple[_Side, list[float]]:
+    """Starts one side's worker, warms it up, times `args.steps` steps, and stops it."""
+    side = _Side(make, args, tcmalloc)
+    for _ in range(args.warmup):
+        side.step()
+    times = [side.step(args.gap) for _ in range(args.steps)]
+    side.close()
+    return side, times
 
 
 def main() -> None:
     args = parse_args()
-    ours = _Side(make_ours, args, tcmalloc=args.ours_malloc == "tcmalloc")
-    theirs = _Side(make_theirs, args, tcmalloc=args.torch_tcmalloc)
-    where = "one process" if args.one_process else "one worker process each"
-    print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads, {where}; "
-          f"{_versions()}; host allocator: ours {ours.allocator}, torchaudio {theirs.allocator}; "
-          f"ours compiled in {ours.compile_s:.1f} s", flush=True)
-    for _ in range(args.warmup):
-        ours.step(), theirs.step()
+    print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads, "
+          f"{args.rounds} rounds of {args.steps} steps per side; {_versions()}", flush=True)
     times: dict[str, list[float]] = {"ours": [], "torchaudio": []}
-    for i in range(args.steps):
-        times["ours"].append(ours.step(args.gap))
-        times["torchaudio"].append(theirs.step(args.gap))
-        print(f"  step {i + 1}/{args.steps}: ours {times['ours'][-1]:.3f} s, "
-              f"torchaudio {times['torchaudio'][-1]:.3f} s", flush=True)
-    ours.close(), theirs.close()
+    compile_s = []
+    for round_index in range(args.rounds):
+        ours, ours_times = time_side(functools.partial(make_ours, remat=args.remat), args,
+                                     tcmalloc=args.ours_malloc == "tcmalloc")
+        theirs, their_times = time_side(make_theirs, args, tcmalloc=args.torch_tcmalloc)
+        times["ours"] += ours_times
+        times["torchaudio"] += their_times
+        compile_s.append(ours.compile_s)
+        print(f"  round {round_index + 1}/{args.rounds}: ours ({ours.allocator}, compiled in {ours.compile_s:.1f} s) "
+              f"{' '.join(f'{t:.3f}' for t in ours_times)} s; torchaudio ({theirs.allocator}) "
+              f"{' '.join(f'{t:.3f}' for t in their_times)} s", flush=True)
     ours_s, theirs_s = (statistics.median(times[k]) for k in ("ours", "torchaudio"))
     print(f"median step: ours {ours_s:.3f} s, torchaudio {theirs_s:.3f} s; "
           f"ratio torchaudio/ours = {theirs_s / ours_s:.2f} ({'ours faster' if ours_s < theirs_s else 'ours slower'})")
     if args.json:
         print(json.dumps({
             "size": args.size, "batch_size": args.batch_size, "frames": args.frames, "threads": args.threads,
-            "one_process": args.one_process, "ours_allocator": ours.allocator, "torchaudio_allocator": theirs.allocator,
+            "ours_allocator": ours.allocator, "torchaudio_allocator": theirs.allocator, "ours_remat": args.remat,
             "ours_step_s": round(ours_s, 4), "torchaudio_step_s": round(theirs_s, 4),
-            "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(ours.compile_s, 2),
+            "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(compile_s[0], 2),
             "ours_steps_s": [round(t, 4) for t in times["ours"]],
             "torchaudio_steps_s": [round(t, 4) for t in times["torchaudio"]],
         }))

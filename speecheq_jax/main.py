@@ -32,12 +32,12 @@ if __name__ == "__main__":  # before JAX loads: the process may restart itself u
     allocator.reexec_with_tcmalloc()
 
 import jax  # noqa: E402  (after the allocator choice)
-import ml_collections  # noqa: E402
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+import ml_collections
+from absl import app, flags
+from ml_collections import config_flags
 
-from speecheq_jax.config import ConfigError  # noqa: E402
-from speecheq_jax.data.errors import DataError  # noqa: E402
+from speecheq_jax.config import ConfigError
+from speecheq_jax.data.errors import DataError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")

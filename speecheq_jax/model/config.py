@@ -50,9 +50,12 @@ def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "heads": HEAD_NAMES,
             "shared_pooling": False,
             "pooling_attention_dim": 128,
-            # What the backward pass recomputes in each scanned block: "none" (store every
-            # activation; fastest when memory allows), "dots" (keep matmul outputs) or "full".
-            "remat": "none",
+            # What the backward pass recomputes in each scanned block: "dots" (keep the outputs of
+            # matmuls with weights, recompute the cheap rest), "none" (store every activation) or
+            # "full". "dots" is the fastest on a CPU: a scan copies every stored activation into
+            # its per-layer stack, which cost more than recomputing the element-wise ops (train
+            # step 6-8% faster at tiny, S and M than "none", measured side by side).
+            "remat": "dots",
             # Blocks per iteration of the layer scan: 1 compiles one block whatever the depth;
             # num_layers unrolls them all (XLA then sees, and counts the FLOPs of, every layer).
             "scan_unroll": 1,
