@@ -14,9 +14,9 @@ Each side runs in its own worker process, as a user runs one framework per proce
 never live at the same time: in each of `--rounds` rounds our worker starts, compiles, warms up,
 times `--steps` steps and exits, then torchaudio's does the same. Each side's figure is the median
 of all its timed steps; alternating rounds spread a machine's drift over both sides. Two live
-workers interfere: a torch step run while our idle worker held its 6-7 GiB took 2.38 s instead
-of 1.86 s (its glibc malloc faults pages in every step, which slows under memory held
-elsewhere), and right after a torch step its OpenMP threads keep spinning for a while, so each
+workers interfere: a side whose glibc malloc faults pages in every step slows down while the
+other's idle worker holds gigabytes (this script's earlier alternating form gave our glibc step
+2.6-2.9 s where the isolated rounds give 2.0 s), and right after a torch step its OpenMP threads keep spinning for a while, so each
 timed step also starts after `--gap` idle seconds.
 
 Host allocator: our worker runs under tcmalloc when it is installed, as `python -m
