@@ -11,7 +11,7 @@ need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
 # tcmalloc: XLA:CPU's per-step buffers are reused instead of faulted in again (speecheq_jax/allocator.py)
-ldconfig -p | grep -q libtcmalloc_minimal.so.4 || need_apt+=(libtcmalloc-minimal4)
+ldconfig -p | grep libtcmalloc_minimal.so.4 >/dev/null || need_apt+=(libtcmalloc-minimal4)
 if ((${#need_apt[@]})); then
   echo "[setup] apt-get install ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ] || ! cat requirements.txt requirements-export.txt |
 fi
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
 # Both jobs under tcmalloc: main.py would restart itself under it, pytest's own process would not.
-if ldconfig -p | grep -q libtcmalloc_minimal.so.4; then
+if ldconfig -p | grep libtcmalloc_minimal.so.4 >/dev/null; then
   export LD_PRELOAD="libtcmalloc_minimal.so.4${LD_PRELOAD:+:$LD_PRELOAD}"
 fi
 
