@@ -16,8 +16,8 @@ times `--steps` steps and exits, then torchaudio's does the same. Each side's fi
 of all its timed steps; alternating rounds spread a machine's drift over both sides. Two live
 workers interfere: a side whose glibc malloc faults pages in every step slows down while the
 other's idle worker holds gigabytes (this script's earlier alternating form gave our glibc step
-2.6-2.9 s where the isolated rounds give 2.0 s), and right after a torch step its OpenMP threads keep spinning for a while, so each
-timed step also starts after `--gap` idle seconds.
+2.6-2.9 s where the isolated rounds give 2.0 s), and right after a torch step its OpenMP threads
+keep spinning for a while, so each timed step also starts after `--gap` idle seconds.
 
 Host allocator: our worker runs under tcmalloc when it is installed, as `python -m
 speecheq_jax.main` does (speecheq_jax/allocator.py); torchaudio's runs with the default glibc
@@ -208,7 +208,7 @@ class _Side:
     def __init__(self, make: Callable, args: argparse.Namespace, tcmalloc: bool):
         base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         env = allocator.with_tcmalloc(base) if tcmalloc else base | {allocator.SWITCH: "system"}
-        self.allocator = "tcmalloc" if allocator.TCMALLOC in env.get("LD_PRELOAD", "") else "glibc"
+        self.allocator = "tcmalloc" if allocator.preloaded(env) else "glibc"
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(make, args, child), daemon=True)
@@ -265,6 +265,7 @@ def main() -> None:
             "ours_allocator": ours.allocator, "torchaudio_allocator": theirs.allocator, "ours_remat": args.remat,
             "ours_step_s": round(ours_s, 4), "torchaudio_step_s": round(theirs_s, 4),
             "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(compile_s[0], 2),
+            "ours_compile_s_per_round": [round(c, 2) for c in compile_s],
             "ours_steps_s": [round(t, 4) for t in times["ours"]],
             "torchaudio_steps_s": [round(t, 4) for t in times["torchaudio"]],
         }))

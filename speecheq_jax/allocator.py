@@ -32,11 +32,16 @@ def tcmalloc_available() -> bool:
     return ctypes.util.find_library("tcmalloc_minimal") is not None
 
 
+def preloaded(env: Mapping[str, str]) -> bool:
+    """Whether a process started with `env` runs under tcmalloc."""
+    return TCMALLOC in env.get("LD_PRELOAD", "")
+
+
 def with_tcmalloc(env: Mapping[str, str]) -> dict[str, str]:
     """A copy of `env` with tcmalloc first in LD_PRELOAD (unchanged if absent, disabled or already there)."""
     env = dict(env)
     preload = env.get("LD_PRELOAD", "")
-    if env.get(SWITCH) == "system" or TCMALLOC in preload or not tcmalloc_available():
+    if env.get(SWITCH) == "system" or preloaded(env) or not tcmalloc_available():
         return env
     env["LD_PRELOAD"] = f"{TCMALLOC}:{preload}" if preload else TCMALLOC
     return env
@@ -56,7 +61,7 @@ def reexec_with_tcmalloc() -> None:
 
 def describe() -> str:
     """One line for the run log: which allocator this process runs with."""
-    if TCMALLOC in os.environ.get("LD_PRELOAD", ""):
+    if preloaded(os.environ):
         return "host allocator: tcmalloc"
     if os.environ.get(SWITCH) == "system":
         return "host allocator: glibc malloc (SPEECHEQ_MALLOC=system)"
