@@ -1,4 +1,4 @@
-"""Relative positional attention: the skew equals an explicit gather, and padded keys are ignored."""
+"""Relative positional attention: the rotated form equals the explicit sinusoid term, and padded keys are ignored."""
 
 import jax
 import jax.numpy as jnp
@@ -6,30 +6,40 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.attention import RelativeSelfAttention, relative_shift, relative_sinusoids
+from speecheq_jax.model.attention import RelativeSelfAttention, position_angles, relative_position_scores
 
 pytestmark = pytest.mark.unit
 
 
-def test_relative_shift_matches_explicit_indexing():
-    length = 5
-    scores = np.random.default_rng(0).standard_normal((2, 3, length, 2 * length - 1)).astype(np.float32)
-    expected = np.empty((2, 3, length, length), np.float32)
+def _sinusoid(distance: int, dim: int) -> np.ndarray:
+    """r_d = [sin(d w_f), cos(d w_f)], w_f = 10000^(-2f/D): Transformer-XL's embedding of distance d."""
+    frequencies = 1.0 / 10000.0 ** (np.arange(0, dim, 2) / dim)
+    return np.concatenate([np.sin(distance * frequencies), np.cos(distance * frequencies)])
+
+
+def test_relative_position_scores_match_explicit_sinusoids():
+    """The rotated-query matmul equals (q_i + v) . W_p r_{i-j} computed pair by pair in float64."""
+    batch, length, heads, head_dim = 2, 40, 3, 4
+    dim = heads * head_dim
+    rng = np.random.default_rng(0)
+    position_query = rng.standard_normal((batch, length, heads, head_dim))
+    projection = rng.standard_normal((dim, dim)) / np.sqrt(dim)  # W_p: sinusoid features -> head channels
+    expected = np.empty((batch, heads, length, length))
     for i in range(length):
         for j in range(length):
-            expected[..., i, j] = scores[..., i, length - 1 - i + j]
-    np.testing.assert_array_equal(np.asarray(relative_shift(jnp.asarray(scores))), expected)
+            position = (_sinusoid(i - j, dim) @ projection).reshape(heads, head_dim)
+            expected[:, :, i, j] = np.einsum("bhd,hd->bh", position_query[:, i], position)
+    scores = relative_position_scores(jnp.asarray(position_query, jnp.float32),
+                                      jnp.asarray(projection.reshape(dim, heads, head_dim), jnp.float32))
+    assert scores.shape == (batch, heads, length, length)
+    np.testing.assert_allclose(np.asarray(scores), expected, atol=1e-4 * np.abs(expected).max())
 
 
-def test_relative_sinusoids_encode_signed_distance():
-    length, dim = 6, 8
-    table = np.asarray(relative_sinusoids(length, dim))
-    assert table.shape == (2 * length - 1, dim)
-    distance = 3  # row k holds distance length - 1 - k
-    frequencies = 1.0 / 10000.0 ** (np.arange(0, dim, 2) / dim)
-    expected = np.concatenate([np.sin(distance * frequencies), np.cos(distance * frequencies)])
-    np.testing.assert_allclose(table[length - 1 - distance], expected, rtol=1e-6)
-    np.testing.assert_allclose(table[length - 1], np.r_[np.zeros(dim // 2), np.ones(dim // 2)], atol=1e-7)
+def test_position_angles_are_frame_times_frequencies():
+    angles = np.asarray(position_angles(6, 8))
+    assert angles.shape == (6, 4)
+    np.testing.assert_allclose(angles[3], 3 * 1.0 / 10000.0 ** (np.arange(0, 8, 2) / 8), rtol=1e-6)
+    np.testing.assert_array_equal(angles[0], np.zeros(4))
 
 
 def test_padded_keys_do_not_change_valid_rows():
