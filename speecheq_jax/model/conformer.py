@@ -48,12 +48,47 @@ class FeedForward(nnx.Module):
         return self.dropout(self.contract(hidden), rngs=output_key)
 
 
+def _shifted_sum(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """sum_k pad(x)[:, k:k+T] * kernel[k]: x [B,T,D], kernel [K,D] -> [B,T,D] ('same' zero padding)."""
+    kernel_size, length = kernel.shape[0], x.shape[1]
+    padded = jnp.pad(x, ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
+    out = padded[:, :length] * kernel[0]
+    for k in range(1, kernel_size):
+        out = out + padded[:, k:k + length] * kernel[k]
+    return out
+
+
+@jax.custom_vjp
+def depthwise_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Per-channel 'same' convolution over time without bias: x [B,T,D], kernel [K,D] -> [B,T,D]."""
+    return _shifted_sum(x, kernel)
+
+
+def _depthwise_forward(x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    return _shifted_sum(x, kernel), (x, kernel)
+
+
+def _depthwise_backward(residuals: tuple[jax.Array, jax.Array], grad: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The input's gradient is the same shifted sum with the kernel reversed (one fused loop, where
+    autodiff would pad and add K shifted copies); the kernel's is one reduction per tap."""
+    x, kernel = residuals
+    kernel_size, length = kernel.shape[0], x.shape[1]
+    grad_x = _shifted_sum(grad, kernel[::-1])
+    padded = jnp.pad(x, ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
+    grad_kernel = jnp.stack([jnp.sum(padded[:, k:k + length] * grad, axis=(0, 1)) for k in range(kernel_size)])
+    return grad_x, grad_kernel.astype(kernel.dtype)
+
+
+depthwise_conv.defvjp(_depthwise_forward, _depthwise_backward)
+
+
 class DepthwiseConv1D(nnx.Module):
     """Per-channel 'same' convolution over time: x [B,T,D] -> [B,T,D], kernel [K,D], bias [D].
 
     Written as K shifted multiply-adds over the zero-padded input, which XLA fuses into one loop:
     on a CPU this runs about 2.5x faster than a grouped convolution (feature_group_count = D)
-    forward and backward, with the same result to float32 rounding.
+    forward and backward, with the same result to float32 rounding. Its backward is written by
+    hand (`depthwise_conv`) and tested against the grouped convolution's.
     """
 
     def __init__(self, d_model: int, kernel_size: int, *, dtype: jnp.dtype, rngs: nnx.Rngs):
@@ -64,12 +99,7 @@ class DepthwiseConv1D(nnx.Module):
         self.dtype = dtype
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel_size, length = self.kernel.shape[0], x.shape[1]
-        kernel = self.kernel[...].astype(self.dtype)
-        padded = jnp.pad(x.astype(self.dtype), ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
-        out = padded[:, :length] * kernel[0]
-        for k in range(1, kernel_size):
-            out = out + padded[:, k:k + length] * kernel[k]
+        out = depthwise_conv(x.astype(self.dtype), self.kernel[...].astype(self.dtype))
         return out + self.bias[...].astype(self.dtype)
 
 

@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.model.conformer import DepthwiseConv1D
+from speecheq_jax.model.conformer import DepthwiseConv1D, depthwise_conv
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 
 pytestmark = pytest.mark.unit
@@ -23,6 +23,24 @@ def test_depthwise_equals_grouped_convolution():
         x, conv.kernel[...][:, None, :], (1,), [(3, 3)], dimension_numbers=("NWC", "WIO", "NWC"),
         feature_group_count=6) + conv.bias[...]
     np.testing.assert_allclose(conv(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_depthwise_gradients_equal_grouped_convolution():
+    """The hand-written backward (reversed-kernel shifted sum, per-tap reductions) against autodiff
+    of XLA's grouped convolution."""
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.standard_normal((2, 11, 6)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((7, 6)), jnp.float32)
+    upstream = jnp.asarray(rng.standard_normal((2, 11, 6)), jnp.float32)
+
+    def grouped(x, kernel):
+        return jax.lax.conv_general_dilated(x, kernel[:, None, :], (1,), [(3, 3)],
+                                            dimension_numbers=("NWC", "WIO", "NWC"), feature_group_count=6)
+
+    ours = jax.vjp(depthwise_conv, x, kernel)[1](upstream)
+    expected = jax.vjp(grouped, x, kernel)[1](upstream)
+    for got, want in zip(ours, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_block_parameters_are_stacked_over_layers():
