@@ -74,6 +74,8 @@ def validate_model_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"model.heads = {tuple(config.heads)!r}; expected a non-empty subset of {tuple(HEAD_MODULES)}")
     if config.d_model % config.num_heads:
         raise ValueError(f"model.d_model = {config.d_model} is not divisible by model.num_heads = {config.num_heads}")
+    if config.d_model % 2:
+        raise ValueError(f"model.d_model = {config.d_model} must be even: the position sinusoids come in sin/cos pairs")
     if config.conv_kernel % 2 == 0:
         raise ValueError(f"model.conv_kernel = {config.conv_kernel} must be odd so the convolution is centred")
     for key in ("dropout", "attention_dropout"):

@@ -38,6 +38,13 @@ def test_bad_config_names_the_key(key, value, message):
         SpeechEQ(config, num_phonemes=5, num_categories=4, rngs=nnx.Rngs(0))
 
 
+def test_odd_model_width_is_rejected():
+    config = default_model_config("tiny")
+    config.d_model, config.num_heads = 99, 3
+    with pytest.raises(ValueError, match="model.d_model = 99 must be even"):
+        SpeechEQ(config, num_phonemes=5, num_categories=4, rngs=nnx.Rngs(0))
+
+
 def test_unknown_size_is_rejected():
     with pytest.raises(ValueError, match="unknown model size 'XL'"):
         default_model_config("XL")
