@@ -48,10 +48,15 @@ class FeedForward(nnx.Module):
         return self.dropout(self.contract(hidden), rngs=output_key)
 
 
+def _pad_time(x: jax.Array, kernel_size: int) -> jax.Array:
+    """[B,T,D] -> [B,T+K-1,D] with K//2 zero frames on each side ('same' padding of an odd kernel)."""
+    return jnp.pad(x, ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
+
+
 def _shifted_sum(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """sum_k pad(x)[:, k:k+T] * kernel[k]: x [B,T,D], kernel [K,D] -> [B,T,D] ('same' zero padding)."""
     kernel_size, length = kernel.shape[0], x.shape[1]
-    padded = jnp.pad(x, ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
+    padded = _pad_time(x, kernel_size)
     out = padded[:, :length] * kernel[0]
     for k in range(1, kernel_size):
         out = out + padded[:, k:k + length] * kernel[k]
@@ -74,7 +79,7 @@ def _depthwise_backward(residuals: tuple[jax.Array, jax.Array], grad: jax.Array)
     x, kernel = residuals
     kernel_size, length = kernel.shape[0], x.shape[1]
     grad_x = _shifted_sum(grad, kernel[::-1])
-    padded = jnp.pad(x, ((0, 0), (kernel_size // 2, kernel_size // 2), (0, 0)))
+    padded = _pad_time(x, kernel_size)
     grad_kernel = jnp.stack([jnp.sum(padded[:, k:k + length] * grad, axis=(0, 1)) for k in range(kernel_size)])
     return grad_x, grad_kernel.astype(kernel.dtype)
 
