@@ -72,6 +72,8 @@ class RelativeSelfAttention(nnx.Module):
         self.query = nnx.Linear(d_model, d_model, **dense)
         self.key = nnx.Linear(d_model, d_model, use_bias=False, **dense)
         self.value = nnx.Linear(d_model, d_model, **dense)
+        # W_p: only its kernel is read (relative_position_scores). A Linear keeps the parameter path
+        # (attention/position/kernel) of checkpoints and the leaf name `kernel` that weight decay selects.
         self.position = nnx.Linear(d_model, d_model, use_bias=False, **dense)
         self.output = nnx.Linear(d_model, d_model, **dense)
         bias_init = nnx.initializers.xavier_uniform()

@@ -81,7 +81,7 @@ def _depthwise_backward(residuals: tuple[jax.Array, jax.Array], grad: jax.Array)
     grad_x = _shifted_sum(grad, kernel[::-1])
     padded = _pad_time(x, kernel_size)
     grad_kernel = jnp.stack([jnp.sum(padded[:, k:k + length] * grad, axis=(0, 1)) for k in range(kernel_size)])
-    return grad_x, grad_kernel.astype(kernel.dtype)
+    return grad_x.astype(x.dtype), grad_kernel.astype(kernel.dtype)  # cotangents in the primals' dtypes
 
 
 depthwise_conv.defvjp(_depthwise_forward, _depthwise_backward)

@@ -41,6 +41,11 @@ def test_depthwise_gradients_equal_grouped_convolution():
     expected = jax.vjp(grouped, x, kernel)[1](upstream)
     for got, want in zip(ours, expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    low = jax.vjp(depthwise_conv, x.astype(jnp.bfloat16), kernel.astype(jnp.bfloat16))[1](
+        upstream.astype(jnp.bfloat16))
+    assert [g.dtype for g in low] == [jnp.bfloat16, jnp.bfloat16]  # the model's bfloat16 compute switch
+    for got, want in zip(low, expected):
+        np.testing.assert_allclose(np.asarray(got, np.float32), want, rtol=0.1, atol=0.1)
 
 
 def test_block_parameters_are_stacked_over_layers():
