@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 from speecheq_jax.eval import compare
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # arm -> command-line overrides of configs/demo.py

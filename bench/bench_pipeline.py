@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from speecheq_jax.data.config import default_data_config
-from speecheq_jax.data import buckets, pipeline, prepare, synth
-
-
+from speecheq_jax.input.data_config import default_data_config
+from speecheq_jax.input import buckets, pipeline
+from speecheq_jax.prep import prepare
+from speecheq_jax.synth import generate
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, default=1000, help="SEQD-synth utterances")
@@ -32,7 +32,7 @@ def main() -> None:
     cache = Path(args.cache)
     raw = cache / f"seqd_synth_{args.num}"
     params = {"num": args.num, "seed": 0, "langs": ["cmn", "eng"]}
-    synth.generate(raw, args.num, seed=0, langs=("cmn", "eng"))
+    generate.generate(raw, args.num, seed=0, langs=("cmn", "eng"))
 
     data_dir = cache / "data"
     shutil.rmtree(data_dir, ignore_errors=True)

@@ -13,9 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from speecheq_jax.data.synth import generate
-
-
+from speecheq_jax.synth.generate import generate
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num", type=int, default=200)

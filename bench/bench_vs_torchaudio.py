@@ -44,11 +44,10 @@ from collections.abc import Callable
 import numpy as np
 
 from speecheq_jax import allocator
-from speecheq_jax.config import base_config
-from speecheq_jax.data import batch as batch_lib
-from speecheq_jax.model.config import REMATS, SIZES
+from speecheq_jax.run_config import base_config
+from speecheq_jax.input import batch as batch_lib
+from speecheq_jax.model.model_config import REMATS, SIZES
 from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
-
 NUM_PHONEMES = 64
 NUM_CATEGORIES = 6
 PHONEMES_PER_UTTERANCE = 40
@@ -134,7 +133,6 @@ def make_ours(size: str, batch: dict[str, np.ndarray], threads: int, remat: str 
     from speecheq_jax.train import mesh as mesh_lib
     from speecheq_jax.train import state as state_lib
     from speecheq_jax.train import step as step_lib
-
     config = base_config(size)
     config.mesh.shape = (1,)
     if remat is not None:

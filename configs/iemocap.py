@@ -13,8 +13,7 @@ not a categorical level, so it is scored by MAE / CCC and never enters EQ@k
 other, no agreement) are dropped.
 """
 
-from speecheq_jax.config import single_corpus_config
-
+from speecheq_jax.run_config import single_corpus_config
 HEADS = {
     "category": "consensus labels, IEMOCAP-4 (excited merged into happy)",
     "intensity": "consensus arousal on 1..5 -> [0, 1] (dimensional)",

@@ -3,9 +3,7 @@
   python -m speecheq_jax.main --config configs/seqd_synth.py:size=S --workdir runs/seqd
 """
 
-from speecheq_jax.config import base_config, parse_arg
-
-
+from speecheq_jax.run_config import base_config, parse_arg
 def get_config(arg: str | None = None):
     arg = parse_arg(arg, size="S", num="20000")
     config = base_config(arg.size)

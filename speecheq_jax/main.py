@@ -9,7 +9,7 @@ r"""Entry point: prepare data, train, evaluate checkpoints, predict, export.
 
 A mistyped config key or a bad value is reported in one line, not a traceback;
 so is bad data (a missing corpus root, an unwritable data_dir, a full disk:
-any `speecheq_jax.data.errors.DataError`).
+any `speecheq_jax.errors.DataError`).
 Every mode uses JAX's persistent compilation cache (`$JAX_COMPILATION_CACHE_DIR`, by default
 ~/.cache/speecheq_jax/xla), so a resumed run, an evaluation or a prediction loads the executables
 an earlier run compiled instead of compiling them again.
@@ -27,7 +27,6 @@ import re
 import sys
 
 from speecheq_jax import allocator
-
 if __name__ == "__main__":  # before JAX loads: the process may restart itself under tcmalloc
     allocator.reexec_with_tcmalloc()
 
@@ -36,9 +35,8 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
-from speecheq_jax.config import ConfigError
-from speecheq_jax.data.errors import DataError
-
+from speecheq_jax.run_config import ConfigError
+from speecheq_jax.errors import DataError
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare"], "What to do.")
@@ -125,10 +123,10 @@ def main(argv: list[str]) -> None:
 
 def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) -> None:
     if _MODE.value == "prepare":
-        from speecheq_jax.data.prepare import prepare_all
+        from speecheq_jax.prep.prepare import prepare_all
         prepare_all(config.data)
     elif _MODE.value == "train":
-        from speecheq_jax.app.train import train_and_evaluate
+        from speecheq_jax.jobs.train_and_evaluate import train_and_evaluate
         from speecheq_jax.train.finite import NonFiniteLossError
         try:
             train_and_evaluate(config, workdir)
@@ -144,13 +142,13 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) 
 def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_inputs: list[str]) -> None:
     """--mode evaluate, export or predict on the checkpoint named by --checkpoint."""
     if _MODE.value == "evaluate":
-        from speecheq_jax.app.evaluate import evaluate_checkpoint
+        from speecheq_jax.jobs.evaluate_checkpoint import evaluate_checkpoint
         evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == "export":
-        from speecheq_jax.app.export import export_run
+        from speecheq_jax.jobs.export_run import export_run
         export_run(config, workdir, _CHECKPOINT.value)
     else:
-        from speecheq_jax.app.predict import predict_files
+        from speecheq_jax.jobs.predict_files import predict_files
         inputs = list(_INPUT.value) + extra_inputs
         if not inputs:
             sys.exit("--mode predict needs --input PATH (audio files or directories)")

@@ -12,7 +12,7 @@ nothing but `json`):
     labels           categories [C] (index = category output), genders [2]
     phonemes         the run vocabulary: CTC output id i + 1 is phonemes[i], 0 is blank
     cmvn             pooled {mean [80], std [80]} (used on raw audio) and per corpus
-    features         log-mel parameters (data/features.py), the model's time
+    features         log-mel parameters (data/logmel.py), the model's time
                      subsampling, the shortest audio prediction accepts
     buckets          frame lengths the model was trained and evaluated on
     training_data    per corpus: protocol, fold, units and example counts of
@@ -30,29 +30,26 @@ import ml_collections
 import numpy as np
 
 from speecheq_jax import labels
-from speecheq_jax.data import features
+from speecheq_jax.features import logmel
 from speecheq_jax.frames import MIN_SECONDS, NUM_MELS, SUBSAMPLING
-
 if TYPE_CHECKING:
-    from speecheq_jax.data.spec import DataSpec
-
+    from speecheq_jax.input.data_spec import DataSpec
 CARD_FORMAT = 1
 CARD_FILE = "model_card.json"
 
 
 def feature_parameters() -> dict[str, Any]:
-    """The log-mel definition (data/features.py) and the input limits of the model."""
+    """The log-mel definition (data/logmel.py) and the input limits of the model."""
     return {
-        "sample_rate": features.SAMPLE_RATE, "n_fft": features.N_FFT, "win_length": features.WIN_LENGTH,
-        "hop_length": features.HOP_LENGTH, "num_mels": NUM_MELS, "log_floor": features.LOG_FLOOR,
+        "sample_rate": logmel.SAMPLE_RATE, "n_fft": logmel.N_FFT, "win_length": logmel.WIN_LENGTH,
+        "hop_length": logmel.HOP_LENGTH, "num_mels": NUM_MELS, "log_floor": logmel.LOG_FLOOR,
         "subsampling": SUBSAMPLING, "min_seconds": MIN_SECONDS,
     }
 
 
 def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """Per configured corpus: protocol, fold, units and example counts per split, label mapping."""
-    from speecheq_jax.data.prepare import open_prepared  # here: reading a card must not import TFDS
-
+    from speecheq_jax.prep.prepare import open_prepared  # here: reading a card must not import TFDS
     summary = []
     for entry in data_config.corpora:
         name = entry["name"]

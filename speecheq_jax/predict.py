@@ -25,7 +25,6 @@ import onnxruntime
 
 from speecheq_jax.eval import prediction_io
 from speecheq_jax.model_card import read_card
-
 log = logging.getLogger(__name__)
 
 

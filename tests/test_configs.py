@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from speecheq_jax import labels
-from speecheq_jax.data.corpora import read_corpus
-from speecheq_jax.model.config import HEAD_NAMES
-from tests.data.corpora import fixtures
+from speecheq_jax.corpora import read_corpus
+from speecheq_jax.model.model_config import HEAD_NAMES
+from tests.corpora import fixtures
 
 pytestmark = pytest.mark.unit
 CONFIGS = Path(__file__).parents[1] / "configs"

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from speecheq_jax import labels
-from speecheq_jax.data.corpora import registry
-from speecheq_jax.data.corpora.iemocap import arousal_to_intensity
-
+from speecheq_jax.corpora import registry
+from speecheq_jax.corpora.iemocap import arousal_to_intensity
 pytestmark = pytest.mark.unit
 
 

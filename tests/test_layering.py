@@ -1,7 +1,9 @@
 """The package's layering, read from the source with `ast` (lazy imports inside functions count too).
 
-`app` joins training and evaluation, so `train` and `eval` never import each other nor `app`, and
-`model` imports none of them; no two parts of the package import each other, directly or around a
+`jobs` joins training and evaluation, so `train` and `eval` never import each other nor `jobs`;
+`model` imports none of them nor the data parts; the corpus readers (`corpora`) know nothing of
+preparation, the input pipeline or the model; the generator (`synth`) and the feature code
+(`features`) know no reader. No two parts of the package import each other, directly or around a
 cycle. A config file loads without JAX, Flax, TensorFlow, TFDS or Grain.
 """
 
@@ -19,9 +21,12 @@ pytestmark = pytest.mark.unit
 REPO = Path(__file__).parents[1]
 PACKAGE = "speecheq_jax"
 FORBIDDEN = {
-    "train": {"eval", "app"},
-    "eval": {"train", "app"},
-    "model": {"train", "eval", "app"},
+    "train": {"eval", "jobs"},
+    "eval": {"train", "jobs"},
+    "model": {"train", "eval", "jobs", "input", "prep", "corpora", "synth"},
+    "corpora": {"prep", "input", "model", "train", "eval", "jobs"},
+    "synth": {"corpora", "prep", "input", "model", "train", "eval", "jobs"},
+    "features": {"corpora", "synth", "prep", "input", "model", "train", "eval", "jobs"},
 }
 HEAVY = ("jax", "flax", "tensorflow", "tensorflow_datasets", "grain")
 
@@ -88,16 +93,16 @@ def _cycle(graph: dict[str, dict[str, list[str]]]) -> list[str] | None:
 
 
 def test_the_reader_resolves_absolute_relative_and_lazy_imports():
-    source = "import speecheq_jax.data.batch\nfrom . import step\ndef f():\n    from ..eval import metrics\n"
+    source = "import speecheq_jax.input.batch\nfrom . import step\ndef f():\n    from ..eval import metrics\n"
     assert set(_imported_modules(source, "speecheq_jax.train.loop")) == {
-        "speecheq_jax.data.batch", "speecheq_jax.train.step", "speecheq_jax.eval.metrics"}
+        "speecheq_jax.input.batch", "speecheq_jax.train.step", "speecheq_jax.eval.metrics"}
     assert _cycle({"a": {"b": []}, "b": {"c": []}, "c": {"a": []}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b": []}, "b": {}}) is None
 
 
 def test_the_driver_is_seen_joining_train_and_eval():
-    app = _edges()["app"]
-    assert {"train", "eval", "data"} <= app.keys()
+    jobs = _edges()["jobs"]
+    assert {"train", "eval", "input"} <= jobs.keys()
 
 
 @pytest.mark.parametrize("part", sorted(FORBIDDEN))

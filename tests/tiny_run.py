@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from speecheq_jax.data import pipeline
+from speecheq_jax.input import pipeline
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib

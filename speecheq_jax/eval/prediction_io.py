@@ -1,7 +1,7 @@
 """Prediction's input and output, shared by JAX prediction (`--mode predict`) and the ONNX predictor.
 
 Input: the audio files to predict (directories expand to every file soundfile
-can read), their log-mels by the project's numpy code (data/features.py), and
+can read), their log-mels by the project's numpy code (data/logmel.py), and
 the rules that refuse a file with a one-line reason instead of predicting it:
 unreadable, or shorter than the model card's `min_seconds`. Output: one JSON
 record per file, the same whichever runtime computed the model's outputs.
@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 import soundfile
 
-from speecheq_jax.data import features
-from speecheq_jax.data.assemble import Row, assemble
+from speecheq_jax.features import logmel
+from speecheq_jax.input.assemble import Row, assemble
 from speecheq_jax.heads import head_specs
-
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES: frozenset[str] = frozenset(
@@ -51,15 +50,15 @@ def read_logmels(paths: Sequence[str | Path], min_seconds: float) -> tuple[dict[
     errors: dict[str, str] = {}
     for path in map(str, paths):
         try:
-            samples = features.read_audio(path)
+            samples = logmel.read_audio(path)
         except (ValueError, OSError) as e:
             errors[path] = str(e)
             continue
-        seconds = len(samples) / features.SAMPLE_RATE
+        seconds = len(samples) / logmel.SAMPLE_RATE
         if seconds < min_seconds:
             errors[path] = f"{path}: audio too short ({seconds:.3f} s; at least {min_seconds} s needed)"
             continue
-        mels[path] = features.log_mel(samples)
+        mels[path] = logmel.log_mel(samples)
     return mels, errors
 
 

@@ -5,7 +5,7 @@
     stablehlo.py      a serialized `jax.export` artifact (StableHLO) for JAX serving
     card_markdown.py  the model card as readable Markdown
 
-`speecheq_jax.app.export.export_run` ties them to a restored checkpoint.
+`speecheq_jax.jobs.export_run.export_run` ties them to a restored checkpoint.
 
 Modules are imported by name: the ONNX predictor (speecheq_jax/predict.py)
 must not pay for jax2onnx.

@@ -25,7 +25,6 @@ import onnxruntime
 
 from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
-
 log = logging.getLogger(__name__)
 logging.getLogger("jax2onnx").setLevel(logging.ERROR)  # it warns about every optional plugin it cannot load
 

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 
 from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
-
 EXPORT_PLATFORMS: tuple[str, ...] = ("cpu", "cuda", "tpu")
 
 

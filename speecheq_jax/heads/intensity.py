@@ -1,7 +1,7 @@
 """The intensity head: emotion intensity on [0, 1] (utterance regression).
 
 Model: attentive statistics -> MLP -> one logit -> sigmoid, [B]. Loss: `tasks.intensity_loss`,
-"mse" or "ccc" (heads/losses.py). Eval output `intensity` [B]. Prediction field: `intensity`.
+"mse" or "ccc" (heads/masked_losses.py). Eval output `intensity` [B]. Prediction field: `intensity`.
 
 Metrics count only corpora whose labelled intensities are not all 0: a corpus without an
 intensity scale (CASIA, ESD, IEMOCAP without its arousal option) labels only its neutral
@@ -20,11 +20,9 @@ import jax
 import numpy as np
 
 from speecheq_jax import labels
-from speecheq_jax.heads import losses, scoring
-from speecheq_jax.heads.spec import Column, HeadSpec, Kind, MetricGroup, utterance_label_count
-from speecheq_jax.data.corpora import registry
-
-
+from speecheq_jax.heads import masked_losses, scoring
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup, utterance_label_count
+from speecheq_jax.corpora import registry
 def graded(true: np.ndarray, corpus: np.ndarray) -> np.ndarray:
     """bool [N]: intensity labelled, in a corpus whose labelled intensities are not all 0."""
     labelled = true != labels.MISSING
@@ -63,7 +61,7 @@ SPEC = HeadSpec(
     label_mask="intensity_mask",
     output_size=lambda sizes: 1,
     activation=lambda logit: jax.nn.sigmoid(logit[:, 0]),
-    loss=lambda pred, out_mask, batch, options: losses.regression_loss(
+    loss=lambda pred, out_mask, batch, options: masked_losses.regression_loss(
         pred, batch["intensity"], batch["intensity_mask"], options.intensity_loss),
     label_count=utterance_label_count("intensity_mask"),
     eval_output="intensity",

@@ -2,7 +2,7 @@
 
 Model: frames [B, T', D] -> Linear -> logits [B, T', V + 1], index 0 the CTC blank, i + 1 the
 run's phoneme i. Loss: CTC per reference token over the examples CTC can align
-(heads/losses.py). Eval output `phoneme_ids` [B, T'] int32 (frame argmax), decoded greedily on
+(heads/masked_losses.py). Eval output `phoneme_ids` [B, T'] int32 (frame argmax), decoded greedily on
 the host. Metric: PER = total edits / total reference tokens over the examples with a reference
 (not a mean of per-utterance rates). Prediction field: `phonemes` (space-separated symbols).
 """
@@ -14,11 +14,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from speecheq_jax.heads import losses
+from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.ctc_decode import edit_distance
-from speecheq_jax.heads.spec import Column, HeadSpec, Kind, MetricGroup
-
-
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup
 def _metrics(references: list[np.ndarray], hypotheses: list[np.ndarray], group: MetricGroup) -> dict[str, Any]:
     pairs = [(ref, hyp) for ref, hyp in zip(references, hypotheses) if ref.size > 0]
     if not pairs:
@@ -40,10 +38,10 @@ SPEC = HeadSpec(
     label_mask="phoneme_mask",
     output_size=lambda sizes: sizes.num_phonemes + 1,
     activation=lambda logits: logits,
-    loss=lambda logits, out_mask, batch, options: losses.ctc_loss(
+    loss=lambda logits, out_mask, batch, options: masked_losses.ctc_loss(
         logits, out_mask, batch["phonemes"], batch["phoneme_mask"]),
     label_count=lambda batch, out_lengths: jnp.sum(
-        losses.ctc_alignable(batch["phonemes"], batch["phoneme_mask"], out_lengths)),
+        masked_losses.ctc_alignable(batch["phonemes"], batch["phoneme_mask"], out_lengths)),
     eval_output="phoneme_ids",
     eval_transform=lambda logits: jnp.argmax(logits, axis=-1).astype(jnp.int32),
     metrics=_metrics,

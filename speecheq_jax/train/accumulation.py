@@ -1,10 +1,10 @@
 """Gradient accumulation groups: K micro-batches per update, each told its group's label counts.
 
 With `optim.accumulate = K > 1` every task must be averaged over all the
-labelled examples of the K micro-batches of one update (see train/losses.py).
+labelled examples of the K micro-batches of one update (see train/multitask_loss.py).
 Those counts are only known once the whole group is read, so the loop reads
 the K micro-batches of an update ahead and attaches to each the group's
-per-task counts (`losses.TOTALS_KEY`) before stepping through them. The
+per-task counts (`multitask_loss.TOTALS_KEY`) before stepping through them. The
 iterator is then ahead of the step only inside a group, so checkpoints (taken
 at validation) must fall on group boundaries: `check_schedule`.
 """
@@ -19,9 +19,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from speecheq_jax.config import ConfigError
-from speecheq_jax.train import losses
-
+from speecheq_jax.run_config import ConfigError
+from speecheq_jax.train import multitask_loss
 Batch = dict[str, jax.Array]
 
 
@@ -44,10 +43,10 @@ def _broadcaster(rows: int, sharding: jax.sharding.Sharding | None):
 
 def _with_totals(batch: Batch, totals: jax.Array) -> Batch:
     mask = batch["example_mask"]
-    return {**batch, losses.TOTALS_KEY: _broadcaster(mask.shape[0], getattr(mask, "sharding", None))(totals)}
+    return {**batch, multitask_loss.TOTALS_KEY: _broadcaster(mask.shape[0], getattr(mask, "sharding", None))(totals)}
 
 
-_counts = jax.jit(losses.label_counts)
+_counts = jax.jit(multitask_loss.label_counts)
 
 
 def grouped(batches: Iterator[Batch], accumulate: int) -> Iterator[Batch]:

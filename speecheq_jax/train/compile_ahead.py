@@ -24,12 +24,11 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm import tqdm
 
-from speecheq_jax.data import batch as batch_lib
+from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.heads import HEAD_NAMES
-from speecheq_jax.train import losses
+from speecheq_jax.train import multitask_loss
 from speecheq_jax.train import mesh as mesh_lib
-
 log = logging.getLogger(__name__)
 Shape = tuple[int, int, int]  # (global batch size, frames, phoneme slots)
 
@@ -42,13 +41,13 @@ def bucket_shapes(batch_size: int, buckets: Iterable[int]) -> list[Shape]:
 def abstract_batch(shape: Shape, mesh: Mesh, group_totals: bool = False) -> dict[str, jax.ShapeDtypeStruct]:
     """ShapeDtypeStructs of every Batch field for one bucket, sharded like real batches.
 
-    `group_totals`: the batch also carries its accumulation group's label counts (`losses.TOTALS_KEY`,
+    `group_totals`: the batch also carries its accumulation group's label counts (`multitask_loss.TOTALS_KEY`,
     float32 [B, len(HEAD_NAMES)]), as training batches do when `optim.accumulate` > 1.
     """
     sharding = mesh_lib.batch_sharding(mesh)
     fields = dict(batch_lib.shapes(*shape))
     if group_totals:
-        fields[losses.TOTALS_KEY] = ((shape[0], len(HEAD_NAMES)), np.float32)
+        fields[multitask_loss.TOTALS_KEY] = ((shape[0], len(HEAD_NAMES)), np.float32)
     return {key: jax.ShapeDtypeStruct(field_shape, dtype, sharding=sharding)
             for key, (field_shape, dtype) in fields.items()}
 

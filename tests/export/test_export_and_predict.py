@@ -21,11 +21,11 @@ from flax import nnx
 
 from speecheq_jax import model_card
 from speecheq_jax import predict as onnx_predict
-from speecheq_jax.app import evaluate as evaluate_lib
-from speecheq_jax.app import predict as jax_predict
-from speecheq_jax.app import train as train_lib
-from speecheq_jax.app.export import STABLEHLO_FILE, export_run
-from speecheq_jax.data import pipeline
+from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
+from speecheq_jax.jobs import predict_files as jax_predict
+from speecheq_jax.jobs import train_and_evaluate as train_lib
+from speecheq_jax.jobs.export_run import STABLEHLO_FILE, export_run
+from speecheq_jax.input import pipeline
 from speecheq_jax.export import onnx_model
 from speecheq_jax.export.forward import make_forward
 from speecheq_jax.export.stablehlo import load_stablehlo

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.config import base_config
-from speecheq_jax.eval.evaluate import evaluate
+from speecheq_jax.run_config import base_config
+from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.prediction_io import prediction_records
 from speecheq_jax.eval.report import write_report
-from speecheq_jax.heads import HEAD_MODULES, head_specs, losses
-from speecheq_jax.heads.spec import Column, HeadSpec, Kind, utterance_label_count
+from speecheq_jax.heads import HEAD_MODULES, head_specs, masked_losses
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, utterance_label_count
 from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
 from speecheq_jax.train import step as step_lib
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
@@ -41,7 +41,7 @@ SPEC = HeadSpec(
     label_mask="valence_mask",
     output_size=lambda sizes: 1,
     activation=lambda logit: jax.nn.sigmoid(logit[:, 0]),
-    loss=lambda pred, out_mask, batch, options: losses.regression_loss(pred, batch["valence"], batch["valence_mask"]),
+    loss=lambda pred, out_mask, batch, options: masked_losses.regression_loss(pred, batch["valence"], batch["valence_mask"]),
     label_count=utterance_label_count("valence_mask"),
     eval_output="valence",
     eval_transform=lambda pred: pred,

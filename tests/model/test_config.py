@@ -3,9 +3,8 @@
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.config import default_model_config
+from speecheq_jax.model.model_config import default_model_config
 from speecheq_jax.model.speecheq import SpeechEQ
-
 pytestmark = pytest.mark.unit
 
 

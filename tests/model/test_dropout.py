@@ -10,7 +10,6 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from speecheq_jax.model.dropout import HashDropout, flat_index, keep_mask
-
 SHAPE = (16, 150, 144)
 
 

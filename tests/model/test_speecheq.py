@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.config import HEAD_NAMES
+from speecheq_jax.model.model_config import HEAD_NAMES
 from speecheq_jax.model.speecheq import ModelOutput, SpeechEQ
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from speecheq_jax.data import pipeline
-from speecheq_jax.data.prepare import prepare_all
-from speecheq_jax.app import predict as predict_lib
-from speecheq_jax.app import train as train_lib
-from tests.data.corpora import fixtures
+from speecheq_jax.input import pipeline
+from speecheq_jax.prep.prepare import prepare_all
+from speecheq_jax.jobs import predict_files as predict_lib
+from speecheq_jax.jobs import train_and_evaluate as train_lib
+from tests.corpora import fixtures
 from tests.test_configs import load_config_module
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speecheq_jax.app import train as train_lib
+from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
 from speecheq_jax.train.finite import NonFiniteLossError

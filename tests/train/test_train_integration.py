@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from speecheq_jax.app import evaluate as evaluate_lib
-from speecheq_jax.app import predict as predict_lib
-from speecheq_jax.app import train as train_lib
+from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
+from speecheq_jax.jobs import predict_files as predict_lib
+from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import state as state_lib

@@ -1,1 +1,0 @@
-"""Data: corpus readers, SEQD-synth, g2p, features, TFDS builders, the Grain pipeline."""

@@ -1,0 +1,190 @@
+"""`HeadSpec`: one output head described once, for the model, the losses, evaluation and prediction.
+
+The consumers and the spec fields they read:
+
+| consumer                                   | fields                                              |
+|--------------------------------------------|-----------------------------------------------------|
+| model (model/speecheq.py)                  | kind, output_size, activation                       |
+| losses, accumulation (train/masked_losses.py)     | loss, label_count                                   |
+| eval step and export (`prediction_outputs`)| eval_output, eval_transform                         |
+| evaluation (eval/evaluate.py)              | label, label_mask, kind (truth_from_batch,          |
+|                                            | predictions_from_outputs)                           |
+| metrics (eval/metrics.py)                  | metrics, bad_truth                                  |
+| report, model card                         | headline_columns, count_columns                     |
+| prediction JSON (eval/prediction_io.py)    | record_fields                                       |
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from speecheq_jax import labels
+from speecheq_jax.heads import masked_losses
+from speecheq_jax.heads.ctc_decode import ctc_greedy_decode
+Batch = Mapping[str, jax.Array]
+HostValues = np.ndarray | list[np.ndarray]
+"""Per-example host values of one head: an array [N, ...], or N id sequences for a CTC head."""
+
+
+class Kind(enum.Enum):
+    """What a head predicts, and so its input, its truth and its host-side values.
+
+    Utterance heads read the attentive statistics of the encoder frames [B, 2D]; a frame-level
+    head reads the frames [B, T', D]. Utterance truth is one value per example (-1 = none); a CTC
+    head's truth and prediction are id sequences (empty = none), decoded greedily on the host.
+    """
+
+    UTTERANCE_CLASSIFICATION = "utterance classification"
+    UTTERANCE_REGRESSION = "utterance regression"
+    FRAME_CTC = "frame-level CTC"
+
+    @property
+    def per_utterance(self) -> bool:
+        return self is not Kind.FRAME_CTC
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSizes:
+    """The output sizes the data sets (never the config): the run's label set and phoneme vocabulary."""
+
+    num_categories: int
+    num_phonemes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LossOptions:
+    """Loss settings from `config.tasks` that heads read."""
+
+    label_smoothing: float = 0.0
+    intensity_loss: str = "mse"
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One report column: `header` in report tables, `title` in the model card, metric `key`.
+
+    `flag`: a bool metric key; where it is True the cell is marked " †" (e.g. a degenerate truth).
+    """
+
+    header: str
+    key: str
+    title: str = ""
+    flag: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricGroup:
+    """What a head's metric function knows of one group of examples besides its own values.
+
+    corpus: str [N]; truth: every head's truth over the group (a head's metric may read another's,
+    e.g. intensity's native-scale accuracy counts emotional examples only); categories: the run's
+    label set; neutral: its index of "neutral" (None when the set has none).
+    """
+
+    corpus: np.ndarray
+    truth: Mapping[str, HostValues]
+    categories: tuple[str, ...]
+    neutral: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadSpec:
+    """Everything about one head. Functions, not subclasses: a spec module fills the fields.
+
+    Attributes:
+      name: the head's name (config `model.heads`, metric prefix "<name>/", loss key "loss_<name>").
+      kind: see `Kind`.
+      label, label_mask: the Batch keys of its label and label mask (data/batch.py).
+      output_size: sizes -> width K of the module's raw output ([B, K], or [B, T', K] per frame).
+      activation: raw float32 output -> the model's output for the head (e.g. sigmoid(x[:, 0]) [B]).
+      loss: (model output, out_mask [B, T'], batch, options) -> (mean loss, labelled count), float32;
+        masked labels removed with `where`, averaged over the labelled examples of the global batch.
+      label_count: (batch, out_lengths [B]) -> the count `loss` would return, from the batch alone
+        (the accumulation group's totals are counted before the step).
+      eval_output, eval_transform: the eval step's and the export's one output for the head, by name
+        (also the ONNX output name), and how it is made from the model's output.
+      metrics: (truth, predictions, group) -> {"<name>/<metric>": value}; {} when nothing is labelled.
+      bad_truth: host truth -> bool [N], True where a label is out of range (a corrupted record).
+      headline_columns, count_columns: its columns in the report's headline and count tables.
+      record_fields: (one example's host prediction, model card) -> its fields of the prediction JSON.
+    """
+
+    name: str
+    kind: Kind
+    label: str
+    label_mask: str
+    output_size: Callable[[OutputSizes], int]
+    activation: Callable[[jax.Array], jax.Array]
+    loss: Callable[[jax.Array, jax.Array, Batch, LossOptions], tuple[jax.Array, jax.Array]]
+    label_count: Callable[[Batch, jax.Array], jax.Array]
+    eval_output: str
+    eval_transform: Callable[[jax.Array], jax.Array]
+    metrics: Callable[[HostValues, HostValues, MetricGroup], dict[str, Any]]
+    bad_truth: Callable[[np.ndarray], np.ndarray]
+    headline_columns: tuple[Column, ...]
+    count_columns: tuple[Column, ...]
+    record_fields: Callable[[Any, Mapping[str, Any]], dict[str, Any]]
+
+    def truth_from_batch(self, batch: Mapping[str, np.ndarray], rows: np.ndarray) -> HostValues:
+        """The truth of host batch rows `rows`: [n] with -1 where masked, or n sequences (empty = none)."""
+        values, mask = np.asarray(batch[self.label]), np.asarray(batch[self.label_mask])
+        if self.kind.per_utterance:
+            return np.where(mask[rows], values[rows], labels.MISSING)
+        return [values[i][mask[i]] for i in rows]
+
+    def predictions_from_outputs(self, outputs: Mapping[str, np.ndarray], rows: np.ndarray) -> HostValues:
+        """The host predictions of rows `rows` from the eval step's (or the export's) outputs."""
+        values = np.asarray(outputs[self.eval_output])[rows]
+        if self.kind.per_utterance:
+            return values
+        return [np.asarray(ids) for ids in ctc_greedy_decode(values, np.asarray(outputs["out_mask"])[rows])]
+
+
+def utterance_label_count(label_mask: str) -> Callable[[Batch, jax.Array], jax.Array]:
+    """`label_count` of an utterance head: the examples whose label mask (Batch key) is True."""
+    return lambda batch, out_lengths: jax.numpy.sum(batch[label_mask])
+
+
+def _classification_record(name: str, class_names: Sequence[str], probs: np.ndarray) -> dict[str, Any]:
+    """Prediction fields of a classification head: {name: top class, "<name>_probs": {class: p}} (6 digits)."""
+    probs = np.asarray(probs)
+    return {name: class_names[int(np.argmax(probs))],
+            f"{name}_probs": {c: round(float(p), 6) for c, p in zip(class_names, probs)}}
+
+
+def classification_spec(name: str, *, output_size: Callable[[OutputSizes], int],
+                        class_names: Callable[[Mapping[str, Any]], Sequence[str]],
+                        metrics: Callable[[HostValues, HostValues, MetricGroup], dict[str, Any]],
+                        bad_truth: Callable[[np.ndarray], np.ndarray], headline_columns: tuple[Column, ...],
+                        count_columns: tuple[Column, ...]) -> HeadSpec:
+    """An utterance classification head on Batch keys `name` / `<name>_mask`.
+
+    Logits [B, K] out of the model; cross-entropy with `tasks.label_smoothing`; eval output
+    `<name>_prob` [B, K] (softmax); prediction fields `<name>` and `<name>_probs`, the classes
+    named by `class_names(model card)`.
+    """
+    mask = f"{name}_mask"
+    return HeadSpec(
+        name=name,
+        kind=Kind.UTTERANCE_CLASSIFICATION,
+        label=name,
+        label_mask=mask,
+        output_size=output_size,
+        activation=lambda logits: logits,
+        loss=lambda logits, out_mask, batch, options: masked_losses.classification_loss(
+            logits, batch[name], batch[mask], options.label_smoothing),
+        label_count=utterance_label_count(mask),
+        eval_output=f"{name}_prob",
+        eval_transform=lambda logits: jax.nn.softmax(logits, axis=-1),
+        metrics=metrics,
+        bad_truth=bad_truth,
+        headline_columns=headline_columns,
+        count_columns=count_columns,
+        record_fields=lambda probs, card: _classification_record(name, class_names(card), probs),
+    )

@@ -1,0 +1,82 @@
+"""THE batch assembler: examples -> one padded Batch (CMVN, padding to the bucket, row filling, masks).
+
+Training, evaluation and prediction all build their batches here, so a
+log-mel is normalised, padded and masked the same way whether it came from a
+prepared dataset or from raw audio, and the padding-exact masking of the Batch
+contract (`data/batch.py`: zeros and False masks on every padded frame, token
+and row) holds by construction. Numpy only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from speecheq_jax import labels
+from speecheq_jax.input import batch as batch_lib
+from speecheq_jax.frames import SUBSAMPLING
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One example, ready to pad; a label of -1 (`labels.MISSING`) is absent and masked.
+
+    Attributes:
+      logmel: [T, F] un-normalised log-mel (float16 as stored, float32 from raw audio).
+      mean, std: float32 [F] the CMVN statistics that apply to it.
+      category: id in the run's label set.
+      intensity: on [0, 1].
+      gender: `labels.GENDERS` id.
+      phonemes: int32 [L] run phoneme ids 1..V; empty = no CTC target.
+      corpus_id: index into the run's corpora.
+      index: position in the split's host table (-1 where there is none).
+    """
+
+    logmel: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    category: int = labels.MISSING
+    intensity: float = labels.MISSING
+    gender: int = labels.MISSING
+    phonemes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+    corpus_id: int = 0
+    index: int = -1
+
+
+def assemble(rows: Sequence[Row], batch_size: int, frames: int) -> dict[str, np.ndarray]:
+    """A Batch of `batch_size` rows padded to `frames`: `rows` first, padding rows after.
+
+    Args:
+      rows: at most `batch_size` examples, each at most `frames` long with at
+        most frames // SUBSAMPLING phonemes.
+      batch_size: B.
+      frames: T, the bucket.
+    Returns:
+      the Batch (`data/batch.py`): logmel [B, T, F] CMVN-normalised, masks
+      True exactly on real frames, tokens and labels; padding rows have
+      `example_mask` False and `index` -1.
+    """
+    if len(rows) > batch_size:
+        raise ValueError(f"{len(rows)} rows do not fit a batch of {batch_size}")
+    out = batch_lib.zeros(batch_size, frames, frames // SUBSAMPLING)
+    out["index"][:] = -1
+    for position, row in enumerate(rows):
+        _fill(out, position, row)
+    return out
+
+
+def _fill(out: dict[str, np.ndarray], position: int, row: Row) -> None:
+    length, slots = len(row.logmel), out["phonemes"].shape[1]
+    if length > out["logmel"].shape[1] or len(row.phonemes) > slots:
+        raise ValueError(f"row {position}: {length} frames and {len(row.phonemes)} phonemes do not fit "
+                         f"{out['logmel'].shape[1]} frames and {slots} phoneme slots")
+    out["logmel"][position, :length] = (row.logmel.astype(np.float32) - row.mean) / row.std
+    out["frame_mask"][position, :length] = True
+    for key, value in (("category", row.category), ("intensity", row.intensity), ("gender", row.gender)):
+        out[key][position] = max(value, 0)
+        out[batch_lib.LABEL_MASKS[key]][position] = value >= 0
+    out["phonemes"][position, : len(row.phonemes)] = row.phonemes
+    out["phoneme_mask"][position, : len(row.phonemes)] = True
+    out["corpus_id"][position] = row.corpus_id
+    out["example_mask"][position] = True
+    out["index"][position] = row.index

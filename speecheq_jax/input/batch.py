@@ -1,0 +1,83 @@
+"""The Batch contract between the input pipeline, the model and the train step.
+
+A Batch is a plain dict of arrays with fixed bucket shapes (so the step
+compiles once per bucket). Every label carries its own validity mask; a masked
+label contributes nothing to any loss or metric. Padding examples (added so
+that evaluation sees every example exactly once in full batches) have
+`example_mask` False and every label mask False.
+
+| key            | shape    | dtype   | meaning                                        |
+|----------------|----------|---------|------------------------------------------------|
+| logmel         | [B,T,F]  | float32 | CMVN-normalised log-mel frames, 0 on padding   |
+| frame_mask     | [B,T]    | bool    | True on real frames                            |
+| category       | [B]      | int32   | id in the run's label set (DataSpec.categories)|
+| category_mask  | [B]      | bool    | example carries a category                     |
+| intensity      | [B]      | float32 | intensity on [0,1]                             |
+| intensity_mask | [B]      | bool    | example carries an intensity                   |
+| gender         | [B]      | int32   | labels.GENDERS id                              |
+| gender_mask    | [B]      | bool    | example carries a gender                       |
+| phonemes       | [B,L]    | int32   | phoneme ids, 1..V (0 = CTC blank, never a target) |
+| phoneme_mask   | [B,L]    | bool    | True on real phoneme tokens                    |
+| corpus_id      | [B]      | int32   | index into the run's list of corpora           |
+| example_mask   | [B]      | bool    | False on padding examples                      |
+| index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
+
+with F = frames.NUM_MELS (80) and L = T // SUBSAMPLING: a CTC target is
+aligned over its example's encoder frames, of which the model has T / 4.
+
+Under gradient accumulation the training loop adds one more field,
+`label_totals` float32 [B, len(heads.HEAD_NAMES)] (train/losses.TOTALS_KEY): every row holds the
+labelled count per task of the whole update the micro-batch belongs to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from speecheq_jax.frames import NUM_MELS
+LABEL_MASKS: dict[str, str] = {
+    "category": "category_mask",
+    "intensity": "intensity_mask",
+    "gender": "gender_mask",
+    "phonemes": "phoneme_mask",
+}
+_SPECS: dict[str, tuple[str, type]] = {
+    "logmel": ("BTF", np.float32),
+    "frame_mask": ("BT", np.bool_),
+    "category": ("B", np.int32),
+    "category_mask": ("B", np.bool_),
+    "intensity": ("B", np.float32),
+    "intensity_mask": ("B", np.bool_),
+    "gender": ("B", np.int32),
+    "gender_mask": ("B", np.bool_),
+    "phonemes": ("BL", np.int32),
+    "phoneme_mask": ("BL", np.bool_),
+    "corpus_id": ("B", np.int32),
+    "example_mask": ("B", np.bool_),
+    "index": ("B", np.int32),
+}
+KEYS: tuple[str, ...] = tuple(_SPECS)
+
+
+def shapes(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    """Shape and dtype of every Batch field for one bucket."""
+    dims = {"B": batch_size, "T": num_frames, "F": NUM_MELS, "L": max_phonemes}
+    return {k: (tuple(dims[c] for c in axes), dtype) for k, (axes, dtype) in _SPECS.items()}
+
+
+def zeros(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, np.ndarray]:
+    """An all-padding Batch (every mask False): for shape inference and init."""
+    return {k: np.zeros(shape, dtype) for k, (shape, dtype) in shapes(batch_size, num_frames, max_phonemes).items()}
+
+
+def validate(batch: dict[str, np.ndarray]) -> None:
+    """Raises ValueError naming the first field whose presence, rank or dtype is off."""
+    missing = [k for k in KEYS if k not in batch]
+    if missing:
+        raise ValueError(f"batch lacks field(s) {missing}")
+    b, t = batch["frame_mask"].shape
+    l = batch["phonemes"].shape[1]
+    for key, (shape, dtype) in shapes(b, t, l).items():
+        arr = batch[key]
+        if tuple(arr.shape) != shape or np.dtype(arr.dtype) != np.dtype(dtype):
+            raise ValueError(f"batch[{key!r}] is {arr.dtype}{list(arr.shape)}, expected {np.dtype(dtype)}{list(shape)}")

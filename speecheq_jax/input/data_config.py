@@ -1,0 +1,32 @@
+"""Defaults of `config.data`: plain values only, so loading a config file imports neither JAX nor TFDS.
+
+The SEQD-synth generation defaults are the generator's own (`corpora.seqd_synth.SYNTH_DEFAULTS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+
+from speecheq_jax.input.augment import SpecAugmentConfig
+from speecheq_jax.corpora.seqd_synth import SYNTH_DEFAULTS
+def default_data_config() -> ml_collections.ConfigDict:
+    """Defaults of `config.data`; experiment configs start from this and override."""
+    return ml_collections.ConfigDict({
+        "data_dir": "~/speecheq_data",
+        "corpora": [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}],
+        "label_options": {},
+        "synth": dict(SYNTH_DEFAULTS),
+        "batch_size": 16,
+        "buckets": (192, 256, 320, 384, 512, 768),
+        "shuffle_window": 1024,
+        "specaugment": dataclasses.asdict(SpecAugmentConfig()),
+        "seed": 0,
+        "worker_count": 0,
+        "prefetch": 2,
+        # ESD's 'official' split shares speakers across train/valid/test: refused unless set.
+        "allow_speaker_dependent": False,
+        # Preparation excludes (and names) files it cannot use; strict makes any of them an error.
+        "strict": False,
+    })

@@ -1,0 +1,271 @@
+"""The one TFDS builder every corpus shares: Utterances -> log-mel ArrayRecord splits.
+
+`builder_class(spec)` makes a corpus's builder from its `CorpusSpec` (named
+after the corpus, so its datasets live in `<data_dir>/<corpus>/`); the spec
+says how to read the corpus and whether it is generated first. Here:
+
+* the corpus reader (`spec.read`) maps labels into the unified space
+  under the config's `LabelOptions` and checks every audio file
+  (`audio_check`); the applied mapping, exclusions (counts by reason, and each
+  excluded file with its reason) and per-category counts are printed and
+  stored in the metadata. The folds are made from the usable files only (TFDS
+  refuses an empty split, so unusable audio is found before the splits are
+  defined, not while they are written). `strict=True` makes any exclusion an
+  error;
+* every utterance is stored once, in the TFDS split of its unit (a sanitised
+  speaker id, `corpora.folds.unit_of`); folds are lists of units, stored for
+  every protocol of the corpus, so a fold's train set is a union of splits;
+* records follow the Example schema (docs/ARCHITECTURE.md, "Contracts"), written
+  in generation order (`disable_shuffling`), so the per-split lengths stored in
+  the metadata line up with record indices; the pipeline shuffles;
+* CMVN sums are kept per unit and merged into per-fold statistics from each
+  fold's train units only.
+
+Label options, the raw-data root and the synth parameters change the records,
+so they are hashed into the BuilderConfig name: each combination is its own
+dataset directory `<data_dir>/<corpus>/<config>/<version>`.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import inspect
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from speecheq_jax import labels
+from speecheq_jax.features import logmel
+from speecheq_jax.corpora import protocols as corpus_folds
+from speecheq_jax.corpora.corpus_data import CorpusData, ReadOptions
+from speecheq_jax.corpora.corpus_spec import CorpusSpec
+from speecheq_jax.errors import DataError
+from speecheq_jax.utterance import Utterance
+from speecheq_jax.frames import NUM_MELS
+VERSION = tfds.core.Version("1.0.0")
+AUDIO_CHUNK = 32
+"""Utterances read and featurised per `log_mel_many` call while writing a split."""
+
+UNIT_TABLE_KEYS = ("id", "speaker", "lang", "native_label", "num_frames", "num_phonemes")
+"""Per-record columns stored in the metadata per unit, in record order (lengths for bucketing, ids for reports)."""
+
+_BYTES = tfds.features.Encoding.BYTES
+EXAMPLE_FEATURES = tfds.features.FeaturesDict({
+    "id": tfds.features.Text(),
+    "corpus": tfds.features.Text(),
+    "speaker": tfds.features.Text(),
+    "lang": tfds.features.Text(),
+    "native_label": tfds.features.Text(),
+    "logmel": tfds.features.Tensor(shape=(None, NUM_MELS), dtype=np.float16, encoding=_BYTES),
+    "num_frames": tfds.features.Scalar(dtype=np.int32),
+    "category": tfds.features.Scalar(dtype=np.int32),
+    "intensity": tfds.features.Scalar(dtype=np.float32),
+    "gender": tfds.features.Scalar(dtype=np.int32),
+    "phonemes": tfds.features.Tensor(shape=(None,), dtype=np.int32, encoding=_BYTES),
+})
+
+
+class CorpusConfig(tfds.core.BuilderConfig):
+    """What a preparation depends on; its name is a hash of those values.
+
+    Attributes (kept in `params`, printed in the description):
+      root: absolute raw-data directory, or None to use TFDS's `manual_dir`
+        (a corpus the user gives) / a directory under the download dir (a
+        corpus that generates itself).
+      label_options: `LabelOptions` fields as a plain dict.
+      synth: generation parameters of a corpus that generates itself (for
+        SEQD-synth: num, seed, langs), else None.
+    """
+
+    def __init__(self, *, root: str | None = None, label_options: labels.LabelOptions = labels.LabelOptions(),
+                 synth: dict | None = None):
+        self.params = {
+            "root": root,
+            "label_options": _options_dict(label_options),
+            "synth": synth,
+        }
+        digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
+        super().__init__(name=f"c{digest}", version=VERSION, description=json.dumps(self.params, sort_keys=True))
+
+    @property
+    def label_options(self) -> labels.LabelOptions:
+        return labels.LabelOptions.from_mapping(self.params["label_options"])
+
+
+def _options_dict(options: labels.LabelOptions) -> dict[str, Any]:
+    values = {name: getattr(options, name) for name in options.__dataclass_fields__}
+    if values["label_set"] is not None:
+        values["label_set"] = list(values["label_set"])
+    return values
+
+
+class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Shared builder; `builder_class` makes one subclass per corpus, with its `SPEC`.
+
+    `strict` is not part of the config (a strict preparation that succeeds
+    writes exactly what a lenient one would): it only turns an exclusion into
+    an error.
+    """
+
+    SPEC: ClassVar[CorpusSpec]
+    VERSION = VERSION
+    BUILDER_CONFIG_CLASS = CorpusConfig
+    BUILDER_CONFIGS = [CorpusConfig()]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = "Pass the corpus directory as --root (prepare) or --manual_dir (tfds build)."
+
+    def __init__(self, *, strict: bool = False, **kwargs):
+        self.strict = strict
+        super().__init__(**kwargs)
+
+    @tfds.core.utils.classproperty
+    @classmethod
+    def code_path(cls) -> epath.Path:
+        """This builder's source file.
+
+        TFDS's own lookup needs the optional `importlib_resources` package for
+        builders inside a package; the file is all it wants (checksums next to it).
+        """
+        return epath.Path(inspect.getfile(cls))
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=f"{self.SPEC.name} as log-mel (80 bins, 10 ms) with unified SpeechEQ labels.",
+            features=EXAMPLE_FEATURES,
+            metadata=tfds.core.MetadataDict(),
+            disable_shuffling=True,
+        )
+
+    def raw_root(self, dl_manager: tfds.download.DownloadManager) -> Path:
+        """Directory the corpus reader reads: the config's root, else `manual_dir`.
+
+        A corpus that generates itself is first written there (idempotent),
+        by default under the download dir, one directory per config.
+        """
+        params = self.builder_config.params
+        if self.SPEC.needs_root:
+            return Path(params["root"]) if params["root"] is not None else Path(dl_manager.manual_dir)
+        root = Path(params["root"] or Path(dl_manager.download_dir) / self.SPEC.name / self.builder_config.name)
+        self.SPEC.generate(root, params["synth"] or {})
+        return root
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Iterator]:
+        options = self.builder_config.label_options
+        root = self.raw_root(dl_manager)
+        data = self.SPEC.read(root, ReadOptions(labels=options, strict=self.strict))
+        if not data.utterances:
+            raise DataError(f"{self.SPEC.name}: no usable utterance under {root}; excluded: {data.excluded}")
+        by_unit: dict[str, list[Utterance]] = collections.defaultdict(list)
+        for utt in data.utterances:
+            by_unit[corpus_folds.unit_of(utt, self.SPEC.units_by_group)].append(utt)
+        vocab = sorted({p for utt in data.utterances for p in (utt.phonemes or ())})
+        summary = _label_summary(data)
+        print(_format_summary(self.SPEC.name, self.builder_config.name, summary))
+        self.info.metadata.update({
+            "corpus": self.SPEC.name,
+            "params": self.builder_config.params,
+            "vocab": vocab,
+            "protocols": _folds_by_protocol(data),
+            "labels": summary,
+            "units": {},
+        })
+        phoneme_ids = {p: i + 1 for i, p in enumerate(vocab)}
+        return {unit: self._generate_examples(unit, utts, phoneme_ids) for unit, utts in sorted(by_unit.items())}
+
+    def _generate_examples(self, unit: str, utterances: Sequence[Utterance],
+                           phoneme_ids: dict[str, int]) -> Iterator[tuple[int, dict]]:
+        """Yields (index, Example) in order and records the unit's lengths and CMVN sums."""
+        stats = logmel.MelStats()
+        table: dict[str, list] = {key: [] for key in UNIT_TABLE_KEYS}
+        for start in range(0, len(utterances), AUDIO_CHUNK):
+            chunk = utterances[start : start + AUDIO_CHUNK]
+            mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
+            for offset, (utt, mel) in enumerate(zip(chunk, mels)):
+                stats.add(mel)
+                example = _example(utt, mel, phoneme_ids)
+                for key in ("id", "speaker", "lang", "native_label", "num_frames"):
+                    table[key].append(example[key])
+                table["num_phonemes"].append(len(example["phonemes"]))
+                yield start + offset, example
+        self.info.metadata["units"][unit] = {**table, "cmvn": stats.to_dict()}
+
+    def _download_and_prepare(self, dl_manager, download_config) -> None:  # noqa: ANN001 (TFDS signature)
+        super()._download_and_prepare(dl_manager=dl_manager, download_config=download_config)
+        units = self.info.metadata["units"]
+        for folds in self.info.metadata["protocols"].values():
+            for fold in folds:
+                stats = logmel.MelStats()
+                for unit in fold["units"]["train"]:
+                    stats = stats.merge(logmel.MelStats.from_dict(units[unit]["cmvn"]))
+                mean, std = stats.mean_std()
+                fold["cmvn"] = {"mean": mean.tolist(), "std": std.tolist()}
+
+
+@functools.cache
+def builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
+    """The builder of one corpus: a `CorpusBuilder` subclass named `spec.name`.
+
+    TFDS places a builder's datasets under `<data_dir>/<name>/`, so the name
+    is the corpus's. The class stays out of TFDS's global registry (whose
+    `tfds build` command needs TensorFlow, never installed here), so a corpus
+    registered at run time never collides with it. One class per spec (cached).
+    """
+    class_name = "".join(part.title() for part in spec.name.split("_"))
+    namespace = {"name": spec.name, "SPEC": spec, "__doc__": f"{spec.title} log-mel dataset; {spec.layout}."}
+    return type(class_name, (CorpusBuilder,), namespace, skip_registration=True)
+
+
+def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": utt.id,
+        "corpus": utt.corpus,
+        "speaker": utt.speaker,
+        "lang": utt.lang,
+        "native_label": utt.native_label,
+        "logmel": logmel.astype(np.float16),
+        "num_frames": int(logmel.shape[0]),
+        "category": labels.MISSING if utt.category is None else labels.CATEGORY_INDEX[utt.category],
+        "intensity": labels.MISSING if utt.intensity is None else utt.intensity,
+        "gender": labels.MISSING if utt.gender is None else labels.GENDER_INDEX[utt.gender],
+        "phonemes": np.array([phoneme_ids[p] for p in utt.phonemes or ()], dtype=np.int32),
+    }
+
+
+def _folds_by_protocol(data: CorpusData) -> dict[str, list[dict]]:
+    """protocol -> [{name, units: {train, valid, test}, speaker_dependent}] (make_folds checks each)."""
+    out = {}
+    for protocol in corpus_folds.available_protocols(data):
+        folds = corpus_folds.make_folds(data, protocol)
+        out[protocol] = [
+            {"name": f.name, "units": {k: list(v) for k, v in f.units.items()}, "speaker_dependent": f.speaker_dependent}
+            for f in folds
+        ]
+    return out
+
+
+def _label_summary(data: CorpusData) -> dict[str, Any]:
+    counts = collections.Counter(u.category or "(masked)" for u in data.utterances)
+    return {
+        "category_counts": dict(sorted(counts.items())),
+        "mapping": dict(data.mapping),
+        "excluded": dict(sorted(data.excluded.items())),
+        "excluded_files": [exclusion.to_dict() for exclusion in data.excluded_files],
+        "num_utterances": len(data.utterances),
+    }
+
+
+def _format_summary(corpus: str, config: str, summary: dict[str, Any]) -> str:
+    lines = [f"[prepare] {corpus}/{config}: {summary['num_utterances']} utterances kept"]
+    lines += [f"  mapping   {code} -> {target}" for code, target in summary["mapping"].items()]
+    lines += [f"  excluded  {reason}: {n}" for reason, n in summary["excluded"].items()]
+    lines += [f"  excluded  file {e['file']}: {e['reason']}" + (f" ({e['detail']})" if e["detail"] else "")
+              for e in summary["excluded_files"]]
+    lines += [f"  category  {name}: {n}" for name, n in summary["category_counts"].items()]
+    return "\n".join(lines)
