@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from speecheq_jax.eval import compare
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # arm -> command-line overrides of configs/demo.py

@@ -19,6 +19,7 @@ import statistics
 import time
 
 from speecheq_jax import allocator
+
 if __name__ == "__main__":  # as main.py: the host allocator the project trains with
     allocator.reexec_with_tcmalloc()
 
@@ -30,11 +31,13 @@ from flax import nnx
 from tqdm import tqdm
 
 from speecheq_jax import labels
+from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.model.model_config import SIZES, default_model_config
 from speecheq_jax.model.params import count_params
 from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.frames import SUBSAMPLING
+
+
 @dataclasses.dataclass
 class BenchRow:
     """One measured size."""

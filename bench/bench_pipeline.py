@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from speecheq_jax.input.data_config import default_data_config
 from speecheq_jax.input import buckets, pipeline
+from speecheq_jax.input.data_config import default_data_config
 from speecheq_jax.prep import prepare
 from speecheq_jax.synth import generate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num", type=int, default=1000, help="SEQD-synth utterances")

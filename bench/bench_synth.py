@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from speecheq_jax.synth.generate import generate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--num", type=int, default=200)

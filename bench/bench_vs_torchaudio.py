@@ -34,20 +34,20 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import os
 import statistics
 import time
-
-import multiprocessing
 from collections.abc import Callable
 
 import numpy as np
 
 from speecheq_jax import allocator
-from speecheq_jax.run_config import base_config
+from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.model.model_config import REMATS, SIZES
-from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
+from speecheq_jax.run_config import base_config
+
 NUM_PHONEMES = 64
 NUM_CATEGORIES = 6
 PHONEMES_PER_UTTERANCE = 40
@@ -133,6 +133,7 @@ def make_ours(size: str, batch: dict[str, np.ndarray], threads: int, remat: str 
     from speecheq_jax.train import mesh as mesh_lib
     from speecheq_jax.train import state as state_lib
     from speecheq_jax.train import step as step_lib
+
     config = base_config(size)
     config.mesh.shape = (1,)
     if remat is not None:

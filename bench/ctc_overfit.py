@@ -16,11 +16,13 @@ import importlib.util
 
 import jax
 
-from speecheq_jax.input import pipeline
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode, edit_distance
+from speecheq_jax.input import pipeline
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
+
+
 def _load_config(path: str):
     spec = importlib.util.spec_from_file_location("experiment_config", path)
     module = importlib.util.module_from_spec(spec)

@@ -26,6 +26,8 @@ from tqdm import tqdm
 
 from speecheq_jax.synth.generate import generate
 from speecheq_jax.utterance import Utterance, read_jsonl
+
+
 def pooled_log_mel(path: Path) -> np.ndarray:
     """[160]: per-bin mean and std over time of the log-mel [T, 80]."""
     audio, sample_rate = soundfile.read(path, dtype="float32")

@@ -8,6 +8,7 @@ the public subset has no transcripts, so the reader yields no phonemes.
 """
 
 from speecheq_jax.run_config import single_corpus_config
+
 HEADS = {
     "category": "six emotion folders (neutral, happy, angry, sad, surprise, fear)",
     "gender": "the four speakers' genders from the corpus documentation",

@@ -8,6 +8,7 @@ VideoDemographics.csv.
 """
 
 from speecheq_jax.run_config import single_corpus_config
+
 HEADS = {
     "category": "six emotions from the file name",
     "intensity": "levels LO/MD/HI -> 1/3, 2/3, 1 (XX unspecified: masked); neutral 0",

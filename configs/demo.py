@@ -7,6 +7,8 @@ Variants: `:size=S`, `:steps=N`.
 """
 
 from speecheq_jax.run_config import base_config, parse_arg
+
+
 def get_config(arg: str | None = None):
     arg = parse_arg(arg, size="tiny", steps="400")
     config = base_config(arg.size)

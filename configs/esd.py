@@ -7,6 +7,7 @@ annotation (only its neutral examples would carry one, 0).
 """
 
 from speecheq_jax.run_config import single_corpus_config
+
 HEADS = {
     "category": "five emotion folders",
     "phoneme": "g2p of the per-speaker transcript files",

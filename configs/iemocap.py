@@ -14,6 +14,7 @@ other, no agreement) are dropped.
 """
 
 from speecheq_jax.run_config import single_corpus_config
+
 HEADS = {
     "category": "consensus labels, IEMOCAP-4 (excited merged into happy)",
     "intensity": "consensus arousal on 1..5 -> [0, 1] (dimensional)",

@@ -14,9 +14,10 @@ SEQD-synth, RAVDESS, CREMA-D and IEMOCAP (arousal); phonemes on all but
 CASIA (no transcripts); gender on all (ESD's two unknown speakers masked).
 """
 
-from speecheq_jax.run_config import base_config, parse_arg
 from speecheq_jax.corpora import registry
 from speecheq_jax.model.model_config import HEAD_NAMES
+from speecheq_jax.run_config import base_config, parse_arg
+
 _GIVEN = tuple(name for name, spec in registry.SPECS.items() if spec.needs_root)
 _GENERATED = tuple(name for name, spec in registry.SPECS.items() if not spec.needs_root)
 

@@ -8,6 +8,7 @@ known texts.
 """
 
 from speecheq_jax.run_config import single_corpus_config
+
 HEADS = {
     "category": "eight emotions from the file name, calm mapped to neutral",
     "intensity": "normal/strong -> 1/2, 1; neutral 0",

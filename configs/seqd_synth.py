@@ -4,6 +4,8 @@
 """
 
 from speecheq_jax.run_config import base_config, parse_arg
+
+
 def get_config(arg: str | None = None):
     arg = parse_arg(arg, size="S", num="20000")
     config = base_config(arg.size)

@@ -27,6 +27,7 @@ import re
 import sys
 
 from speecheq_jax import allocator
+
 if __name__ == "__main__":  # before JAX loads: the process may restart itself under tcmalloc
     allocator.reexec_with_tcmalloc()
 
@@ -35,8 +36,9 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
-from speecheq_jax.run_config import ConfigError
 from speecheq_jax.errors import DataError
+from speecheq_jax.run_config import ConfigError
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare"], "What to do.")

@@ -32,8 +32,10 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.features import logmel
 from speecheq_jax.frames import MIN_SECONDS, NUM_MELS, SUBSAMPLING
+
 if TYPE_CHECKING:
     from speecheq_jax.input.data_spec import DataSpec
+
 CARD_FORMAT = 1
 CARD_FILE = "model_card.json"
 
@@ -50,6 +52,7 @@ def feature_parameters() -> dict[str, Any]:
 def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """Per configured corpus: protocol, fold, units and example counts per split, label mapping."""
     from speecheq_jax.prep.prepare import open_prepared  # here: reading a card must not import TFDS
+
     summary = []
     for entry in data_config.corpora:
         name = entry["name"]

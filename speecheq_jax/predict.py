@@ -25,6 +25,7 @@ import onnxruntime
 
 from speecheq_jax.eval import prediction_io
 from speecheq_jax.model_card import read_card
+
 log = logging.getLogger(__name__)
 
 

@@ -15,8 +15,9 @@ import ml_collections
 from ml_collections import config_dict
 
 from speecheq_jax.input.data_config import default_data_config
-from speecheq_jax.model.model_config import default_model_config
-from speecheq_jax.model.model_config import HEAD_NAMES
+from speecheq_jax.model.model_config import HEAD_NAMES, default_model_config
+
+
 class ConfigError(ValueError):
     """A config the run cannot honour, found after loading (main reports it in one line)."""
 

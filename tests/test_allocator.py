@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from speecheq_jax import allocator
+
 needs_tcmalloc = pytest.mark.skipif(not allocator.tcmalloc_available(), reason="libtcmalloc_minimal.so.4 not installed")
 
 

@@ -6,6 +6,7 @@ import pytest
 from speecheq_jax import labels
 from speecheq_jax.corpora import registry
 from speecheq_jax.corpora.iemocap import arousal_to_intensity
+
 pytestmark = pytest.mark.unit
 
 

@@ -15,6 +15,7 @@ from speecheq_jax import labels
 from speecheq_jax.corpora import registry
 from speecheq_jax.corpora.corpus_data import CorpusData, CorpusLayoutError, ReadOptions
 from speecheq_jax.errors import StrictExclusionError
+
 __all__ = ["CorpusData", "CorpusLayoutError", "ReadOptions", "StrictExclusionError", "read_corpus"]
 
 

@@ -18,6 +18,8 @@ from speecheq_jax import labels
 from speecheq_jax.corpora import read_corpus, registry
 from speecheq_jax.corpora.protocols import make_folds
 from speecheq_jax.corpora.summary import render_text, summarize
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m speecheq_jax.corpora")
     commands = parser.add_subparsers(dest="command", required=True)

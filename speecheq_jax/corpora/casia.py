@@ -12,11 +12,11 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols
 from speecheq_jax.corpora.corpus_data import (
-    CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root,
-    wav_files,
+    CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root, wav_files,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
+
 SPEAKER_GENDERS: dict[str, str] = {"liuchanhg": "F", "wangzhe": "M", "zhaoquanyin": "F", "zhaozuoxiang": "M"}
 LAYOUT = f"<speaker>/<emotion>/<n>.wav with speakers {sorted(SPEAKER_GENDERS)}"
 

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, TypeVar
 from speecheq_jax import labels
 from speecheq_jax.errors import DataError, Exclusion, StrictExclusionError, UnusableFileError
 from speecheq_jax.utterance import Utterance
+
 if TYPE_CHECKING:  # spec.py imports this module
     from speecheq_jax.corpora.corpus_spec import CorpusSpec
+
 _T = TypeVar("_T")
 
 TEXT_ENCODINGS: tuple[str, ...] = ("utf-8-sig", "gb18030")

@@ -17,6 +17,8 @@ from typing import Any
 from speecheq_jax import labels
 from speecheq_jax.corpora.corpus_data import CorpusData, ReadOptions
 from speecheq_jax.corpora.protocols import Protocol
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class CorpusSpec:
     """One corpus: how to read it, how its labels map, how it is cut into folds.

@@ -20,6 +20,7 @@ from speecheq_jax.corpora.corpus_data import (
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import UnusableFileError
+
 SENTENCES: dict[str, str] = {
     "IEO": "It's eleven o'clock",
     "TIE": "That is exactly what happened",

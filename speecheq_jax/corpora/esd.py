@@ -28,6 +28,7 @@ from speecheq_jax.corpora.corpus_data import (
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import Exclusion
+
 SPEAKER_GENDERS: dict[str, str | None] = {
     "0001": "F", "0002": "F", "0003": "F", "0004": "M", "0005": "M",
     "0006": "M", "0007": "F", "0008": "M", "0009": "F", "0010": "M",

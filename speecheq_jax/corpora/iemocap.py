@@ -28,6 +28,7 @@ from speecheq_jax.corpora.corpus_data import (
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import Exclusion, UnusableFileError
+
 LAYOUT = (
     "IEMOCAP_full_release: SessionN/sentences/wav/<dialog>/<utt>.wav, "
     "SessionN/dialog/EmoEvaluation/<dialog>.txt, SessionN/dialog/transcriptions/<dialog>.txt"

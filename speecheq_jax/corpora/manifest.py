@@ -27,6 +27,7 @@ from speecheq_jax.corpora.corpus_data import (
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import UnusableFileError
+
 REQUIRED: tuple[str, ...] = ("audio_path", "speaker", "lang")
 OPTIONAL: tuple[str, ...] = ("id", "gender", "text", "phonemes", "category", "native_label", "intensity", "group", "corpus")
 NAMES: tuple[str, ...] = ("manifest.jsonl", "manifest.csv")

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 
 from speecheq_jax.corpora.corpus_data import CorpusData
 from speecheq_jax.utterance import Utterance
+
 PARTS: tuple[str, ...] = ("train", "valid", "test")
 NUM_FOLDS = 5
 

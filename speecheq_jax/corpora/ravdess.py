@@ -19,6 +19,7 @@ from speecheq_jax.corpora.corpus_data import (
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import UnusableFileError
+
 STATEMENTS: dict[str, str] = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 LAYOUT = "Actor_NN/MM-VV-EE-II-SS-RR-AA.wav (e.g. Actor_01/03-01-05-02-01-01-01.wav)"
 _ACTOR_DIR = re.compile(r"^Actor_(\d{2})$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from speecheq_jax.corpora import casia, cremad, esd, iemocap, manifest, ravdess, seqd_synth
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
+
 SPECS: dict[str, CorpusSpec] = {spec.name: spec for spec in (
     iemocap.SPEC,
     casia.SPEC,

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from speecheq_jax import labels
-from speecheq_jax.synth import generate as generator
-from speecheq_jax.corpora import protocols, manifest
+from speecheq_jax.corpora import manifest, protocols
 from speecheq_jax.corpora.corpus_data import (
     BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, require_root,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import UnusableFileError
+from speecheq_jax.synth import generate as generator
 from speecheq_jax.synth.voices import LEVELS
+
 SPLITS: tuple[str, ...] = protocols.PARTS
 MANIFEST = generator.MANIFEST
 SYNTH_DEFAULTS: dict[str, Any] = {"num": 1000, "seed": 0, "langs": list(generator.LANGS)}

@@ -13,6 +13,7 @@ from speecheq_jax import labels
 from speecheq_jax.corpora.corpus_data import CorpusData
 from speecheq_jax.corpora.protocols import Fold, speakers_of, unit_of
 from speecheq_jax.utterance import Utterance
+
 MASKED = "(masked)"
 UNKNOWN = "(unknown)"
 

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from speecheq_jax import labels
-from speecheq_jax.features import audio_file, g2p
 from speecheq_jax.corpora.corpus_data import BAD_LINE, UNKNOWN_CODE, CorpusData, Exclusions, RawUtterance, ReadOptions
 from speecheq_jax.errors import Exclusion, UnusableFileError
+from speecheq_jax.features import audio_file, g2p
 from speecheq_jax.utterance import Utterance
+
 if TYPE_CHECKING:  # spec.py imports the readers' modules, which import this one
     from speecheq_jax.corpora.corpus_spec import CorpusSpec
+
 _Labelled = tuple[RawUtterance, str | None, float | None]
 """A record with its unified category and intensity."""
 

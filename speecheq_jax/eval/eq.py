@@ -20,6 +20,8 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.eval.predictions import Predictions
 from speecheq_jax.heads.scoring import confusion_matrix, unweighted_accuracy
+
+
 def eq_metrics(pred: Predictions, scales: Sequence[int], num_categories: int, neutral: int | None
                ) -> dict[str, Any]:
     """EQ@k of one corpus at each of its supported scales, and their mean EQ."""

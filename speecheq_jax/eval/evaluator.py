@@ -21,6 +21,7 @@ from speecheq_jax.eval.metrics import compute_metrics
 from speecheq_jax.eval.predictions import Predictions, take_rows
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import HostValues
+
 Batch = dict[str, jax.Array]
 
 

@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from speecheq_jax import labels
+from speecheq_jax.corpora import registry
 from speecheq_jax.eval.eq import eq_metrics, overall_eq
 from speecheq_jax.eval.predictions import Predictions
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import MetricGroup
-from speecheq_jax.corpora import registry
+
+
 def _group_metrics(pred: Predictions, categories: tuple[str, ...], eq_scales: Sequence[int]) -> dict[str, Any]:
     neutral = categories.index("neutral") if "neutral" in categories else None
     group = MetricGroup(corpus=pred.corpus, truth=pred.truth, categories=categories, neutral=neutral)

@@ -20,8 +20,9 @@ import numpy as np
 import soundfile
 
 from speecheq_jax.features import logmel
-from speecheq_jax.input.assemble import Row, assemble
 from speecheq_jax.heads import head_specs
+from speecheq_jax.input.assemble import Row, assemble
+
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES: frozenset[str] = frozenset(

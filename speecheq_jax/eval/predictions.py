@@ -16,6 +16,7 @@ import numpy as np
 
 from speecheq_jax.heads import head_spec
 from speecheq_jax.heads.contract import HostValues, Kind
+
 _TRUTH_ARRAYS: dict[Kind, tuple[type, int]] = {
     Kind.UTTERANCE_CLASSIFICATION: (np.int64, 1),
     Kind.UTTERANCE_REGRESSION: (np.float64, 1),

@@ -19,6 +19,7 @@ from typing import Any
 from speecheq_jax.eval.plots import plot_confusions, plot_history, read_history, trimmed_confusion
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import Column
+
 _EQ_COLUMNS: tuple[Column, ...] = (Column("EQ", "eq"), Column("EQ@1", "eq@1"), Column("EQ@2", "eq@2"),
                                    Column("EQ@3", "eq@3"))
 _EQ_COUNT_COLUMNS: tuple[Column, ...] = (Column("EQ@1", "eq@1/n"), Column("EQ@2", "eq@2/n"), Column("EQ@3", "eq@3/n"))

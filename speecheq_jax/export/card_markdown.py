@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from speecheq_jax.heads import head_specs
+
+
 def _metric_titles(heads: list[str]) -> list[tuple[str, str]]:
     """(title, metric key) of the card's test metrics: EQ, then each trained head's headline metrics."""
     return [("EQ", "eq")] + [(column.title or column.key, column.key)

@@ -20,6 +20,7 @@ import jax
 from flax import nnx
 
 from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
+
 Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]
 
 

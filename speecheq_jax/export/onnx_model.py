@@ -23,8 +23,9 @@ import jax2onnx
 import numpy as np
 import onnxruntime
 
-from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
+from speecheq_jax.frames import NUM_MELS
+
 log = logging.getLogger(__name__)
 logging.getLogger("jax2onnx").setLevel(logging.ERROR)  # it warns about every optional plugin it cannot load
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.export.forward import Forward
+from speecheq_jax.frames import NUM_MELS
+
 EXPORT_PLATFORMS: tuple[str, ...] = ("cpu", "cuda", "tpu")
 
 

@@ -18,6 +18,7 @@ import soundfile
 
 from speecheq_jax.errors import UnusableFileError
 from speecheq_jax.frames import MIN_SECONDS
+
 MISSING = "audio file missing"
 ZERO_LENGTH = "zero-length file"
 UNDECODABLE = "cannot decode audio"

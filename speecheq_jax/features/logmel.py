@@ -34,6 +34,7 @@ import scipy.signal
 
 from speecheq_jax.features import audio_file
 from speecheq_jax.frames import NUM_MELS
+
 SAMPLE_RATE = 16000
 N_FFT = 512
 WIN_LENGTH = 400

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from speecheq_jax.heads.contract import HeadSpec
+
 HEAD_MODULES: dict[str, str] = {
     "category": "speecheq_jax.heads.category",
     "intensity": "speecheq_jax.heads.intensity",

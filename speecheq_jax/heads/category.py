@@ -15,6 +15,8 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.heads import scoring
 from speecheq_jax.heads.contract import Column, MetricGroup, OutputSizes, classification_spec
+
+
 def _output_size(sizes: OutputSizes) -> int:
     if sizes.num_categories < 1:
         raise ValueError("model.heads has 'category' but the run's corpora hold no category label")

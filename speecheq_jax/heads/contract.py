@@ -27,6 +27,7 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode
+
 Batch = Mapping[str, jax.Array]
 HostValues = np.ndarray | list[np.ndarray]
 """Per-example host values of one head: an array [N, ...], or N id sequences for a CTC head."""

@@ -14,6 +14,8 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.heads.contract import Column, MetricGroup, classification_spec
+
+
 def _metrics(true: np.ndarray, probs: np.ndarray, group: MetricGroup) -> dict[str, Any]:
     if probs.shape[1] != len(labels.GENDERS):
         raise ValueError(f"gender predictions have {probs.shape[1]} columns, expected {len(labels.GENDERS)}")

@@ -20,9 +20,11 @@ import jax
 import numpy as np
 
 from speecheq_jax import labels
+from speecheq_jax.corpora import registry
 from speecheq_jax.heads import masked_losses, scoring
 from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup, utterance_label_count
-from speecheq_jax.corpora import registry
+
+
 def graded(true: np.ndarray, corpus: np.ndarray) -> np.ndarray:
     """bool [N]: intensity labelled, in a corpus whose labelled intensities are not all 0."""
     labelled = true != labels.MISSING

@@ -15,8 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from speecheq_jax.heads import masked_losses
-from speecheq_jax.heads.ctc_decode import edit_distance
 from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup
+from speecheq_jax.heads.ctc_decode import edit_distance
+
+
 def _metrics(references: list[np.ndarray], hypotheses: list[np.ndarray], group: MetricGroup) -> dict[str, Any]:
     pairs = [(ref, hyp) for ref, hyp in zip(references, hypotheses) if ref.size > 0]
     if not pairs:

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from speecheq_jax import labels
-from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.input import batch as batch_lib
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One example, ready to pad; a label of -1 (`labels.MISSING`) is absent and masked.

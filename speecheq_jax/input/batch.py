@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from speecheq_jax.frames import NUM_MELS
+
 LABEL_MASKS: dict[str, str] = {
     "category": "category_mask",
     "intensity": "intensity_mask",

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 
 from speecheq_jax.frames import SUBSAMPLING
+
+
 def encoder_frames(num_frames: np.ndarray | int) -> np.ndarray:
     """Encoder (CTC output) frames of utterances of `num_frames` log-mel frames: ceil(n / 4)."""
     return -(-np.asarray(num_frames) // SUBSAMPLING)

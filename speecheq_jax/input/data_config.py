@@ -9,8 +9,10 @@ import dataclasses
 
 import ml_collections
 
-from speecheq_jax.input.augment import SpecAugmentConfig
 from speecheq_jax.corpora.seqd_synth import SYNTH_DEFAULTS
+from speecheq_jax.input.augment import SpecAugmentConfig
+
+
 def default_data_config() -> ml_collections.ConfigDict:
     """Defaults of `config.data`; experiment configs start from this and override."""
     return ml_collections.ConfigDict({

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from speecheq_jax.features import logmel
+
 if TYPE_CHECKING:
     from speecheq_jax.input.sources import RunSources
+
+
 @dataclasses.dataclass(frozen=True)
 class DataSpec:
     """What the model, losses and prediction need to know about the data.

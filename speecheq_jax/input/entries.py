@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from speecheq_jax.input import buckets
 from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.input import buckets
+
 log = logging.getLogger(__name__)
 
 

@@ -41,12 +41,14 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from speecheq_jax.input import buckets, entries as entries_lib
+from speecheq_jax.input import buckets
+from speecheq_jax.input import entries as entries_lib
 from speecheq_jax.input.assemble import assemble
 from speecheq_jax.input.augment import SpecAugmentConfig, spec_augment
+from speecheq_jax.input.data_spec import DataSpec, describe
 from speecheq_jax.input.entries import Entries
 from speecheq_jax.input.sources import RunSources, check_fold, open_sources
-from speecheq_jax.input.data_spec import DataSpec, describe
+
 __all__ = ["DataSpec", "check_fold", "load_spec", "make_eval_iterator", "make_train_iterator"]
 Batch = dict[str, np.ndarray]
 

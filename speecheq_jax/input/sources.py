@@ -26,12 +26,13 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
+from speecheq_jax.corpora import protocols, registry
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.input import buckets
 from speecheq_jax.input.assemble import Row
-from speecheq_jax.corpora import protocols, registry
 from speecheq_jax.prep.prepare import PreparedDataset, open_prepared
 from speecheq_jax.utterance import Utterance
-from speecheq_jax.frames import NUM_MELS
+
 log = logging.getLogger(__name__)
 _SOURCE_FIELDS = ("data_dir", "corpora", "label_options", "synth", "allow_speaker_dependent")
 """The `config.data` fields that decide which datasets and folds a run opens (the cache key)."""

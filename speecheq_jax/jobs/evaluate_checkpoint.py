@@ -26,15 +26,16 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from speecheq_jax.input import pipeline
 from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.report import write_report
+from speecheq_jax.input import pipeline
 from speecheq_jax.model_card import build_card, check_format
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
+
 log = logging.getLogger(__name__)
 _SUMMARY = ("eq", "category/ua", "category/wa", "intensity/mae", "gender/accuracy", "phoneme/per")
 

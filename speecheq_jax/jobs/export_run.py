@@ -21,10 +21,11 @@ import ml_collections
 from flax import nnx
 
 from speecheq_jax import model_card
-from speecheq_jax.jobs.evaluate_checkpoint import restore_for_eval
 from speecheq_jax.export import onnx_model, stablehlo
 from speecheq_jax.export.card_markdown import render_markdown
 from speecheq_jax.export.forward import make_forward
+from speecheq_jax.jobs.evaluate_checkpoint import restore_for_eval
+
 log = logging.getLogger(__name__)
 STABLEHLO_FILE = "model.stablehlo"
 

@@ -21,11 +21,12 @@ from pathlib import Path
 import jax
 import ml_collections
 
+from speecheq_jax.eval import prediction_io
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.input import buckets as buckets_lib
-from speecheq_jax.eval import prediction_io
 from speecheq_jax.jobs.evaluate_checkpoint import restore_for_eval
 from speecheq_jax.train import mesh as mesh_lib
+
 log = logging.getLogger(__name__)
 
 

@@ -34,15 +34,14 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from tqdm import tqdm
 
-from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
-from speecheq_jax.input import pipeline
-from speecheq_jax.prep.prepare import prepare_all
 from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.input import pipeline
+from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.model.params import count_params
 from speecheq_jax.model_card import build_card, write_card
-from speecheq_jax.train import accumulation
+from speecheq_jax.prep.prepare import prepare_all
+from speecheq_jax.train import accumulation, compile_ahead
 from speecheq_jax.train import checkpoint as checkpoint_lib
-from speecheq_jax.train import compile_ahead
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
@@ -50,6 +49,7 @@ from speecheq_jax.train.finite import check_finite
 from speecheq_jax.train.metric_writer import MetricWriter, format_line
 from speecheq_jax.train.preemption import Preemption
 from speecheq_jax.train.throughput import ThroughputWindow
+
 log = logging.getLogger(__name__)
 _CONSOLE_KEYS = ("train/loss", *(f"train/loss_{head}" for head in HEAD_NAMES), "train/examples_per_s", "train/data_wait",
                  "train/cores_busy")

@@ -21,6 +21,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from speecheq_jax.model.dropout import HashDropout
+
+
 def position_angles(length: int, dim: int) -> jax.Array:
     """[T, D/2] float32 angles t * w_f of frame t at the D/2 sinusoid frequencies w_f = 10000^(-2f/D)."""
     inverse_frequencies = 1.0 / (10000.0 ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim))

@@ -26,6 +26,7 @@ from speecheq_jax.model.attention import RelativeSelfAttention
 from speecheq_jax.model.dropout import HashDropout, split_key
 from speecheq_jax.model.frontend import ConvSubsampling
 from speecheq_jax.model.normalization import make_frame_norm
+
 REMAT_POLICIES = {
     "full": None,  # recompute everything in the backward pass
     "dots": jax.checkpoint_policies.dots_with_no_batch_dims_saveable,

@@ -20,6 +20,8 @@ from flax import nnx
 
 from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.model.dropout import HashDropout
+
+
 def _halved(size: int) -> int:
     """Output length of a 3-tap, stride-2 convolution with padding 1 on each side."""
     return (size - 1) // 2 + 1

@@ -12,6 +12,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from speecheq_jax.model.dropout import HashDropout
+
+
 class UtteranceHead(nnx.Module):
     """pooled statistics [B,2D] -> Linear(2D,D) -> Swish -> Dropout -> Linear(D,K) -> [B,K] float32."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ml_collections
 
 from speecheq_jax.heads import HEAD_MODULES, HEAD_NAMES
+
 NORMS: tuple[str, ...] = ("batch", "layer")
 REMATS: tuple[str, ...] = ("none", "dots", "full")
 DTYPES: tuple[str, ...] = ("float32", "bfloat16")

@@ -25,13 +25,14 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx, struct
 
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.heads import head_spec, head_specs
 from speecheq_jax.heads.contract import OutputSizes
-from speecheq_jax.frames import NUM_MELS
-from speecheq_jax.model.model_config import validate_model_config
 from speecheq_jax.model.conformer import ConformerEncoder
 from speecheq_jax.model.head_layers import FrameHead, UtteranceHead
+from speecheq_jax.model.model_config import validate_model_config
 from speecheq_jax.model.pooling import AttentiveStatsPooling
+
 SHARED_POOLING = "shared"
 
 

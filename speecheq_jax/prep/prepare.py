@@ -34,10 +34,11 @@ import ml_collections
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
-from speecheq_jax.prep.tfds_builder import CorpusBuilder, CorpusConfig, builder_class
 from speecheq_jax.corpora import registry
 from speecheq_jax.errors import DataError, Exclusion
 from speecheq_jax.prep.quiet_tfds import one_bar
+from speecheq_jax.prep.tfds_builder import CorpusBuilder, CorpusConfig, builder_class
+
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 

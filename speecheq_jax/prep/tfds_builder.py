@@ -42,13 +42,14 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from speecheq_jax import labels
-from speecheq_jax.features import logmel
 from speecheq_jax.corpora import protocols as corpus_folds
 from speecheq_jax.corpora.corpus_data import CorpusData, ReadOptions
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.errors import DataError
-from speecheq_jax.utterance import Utterance
+from speecheq_jax.features import logmel
 from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.utterance import Utterance
+
 VERSION = tfds.core.Version("1.0.0")
 AUDIO_CHUNK = 32
 """Utterances read and featurised per `log_mel_many` call while writing a split."""

@@ -49,6 +49,7 @@ from speecheq_jax.features import g2p
 from speecheq_jax.synth.render import CORPUS, Job, make_private_espeak_path, render
 from speecheq_jax.synth.voices import EMOTIONS, LEVELS, speakers
 from speecheq_jax.utterance import Utterance, read_jsonl, write_jsonl
+
 LANGS: tuple[str, ...] = ("cmn", "eng")
 LANG_ALIASES: dict[str, str] = {"en": "eng", "zh": "cmn"}
 RECIPE_VERSION = 1

@@ -22,6 +22,7 @@ from speecheq_jax import labels
 from speecheq_jax.features import g2p
 from speecheq_jax.synth.voices import LEVELS, Prosody, Voice, jittered, prosody, variant_text
 from speecheq_jax.utterance import Utterance
+
 CORPUS = "seqd_synth"
 SAMPLE_RATE = 16_000
 _HEADROOM_DB = -12.0

@@ -21,6 +21,7 @@ import ml_collections
 
 from speecheq_jax.run_config import ConfigError
 from speecheq_jax.train import multitask_loss
+
 Batch = dict[str, jax.Array]
 
 

@@ -44,11 +44,12 @@ import ml_collections
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from speecheq_jax.run_config import ConfigError
 from speecheq_jax.errors import DataError
 from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.run_config import ConfigError
 from speecheq_jax.train import checkpoint_files
 from speecheq_jax.train.state import TrainState
+
 log = logging.getLogger(__name__)
 
 logging.getLogger("absl").setLevel(logging.WARNING)

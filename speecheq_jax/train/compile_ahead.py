@@ -24,11 +24,12 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm import tqdm
 
-from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.heads import HEAD_NAMES
-from speecheq_jax.train import multitask_loss
+from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.train import mesh as mesh_lib
+from speecheq_jax.train import multitask_loss
+
 log = logging.getLogger(__name__)
 Shape = tuple[int, int, int]  # (global batch size, frames, phoneme slots)
 

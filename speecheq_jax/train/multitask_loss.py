@@ -28,6 +28,7 @@ from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.heads import HEAD_NAMES, head_specs
 from speecheq_jax.heads.contract import LossOptions
 from speecheq_jax.model.speecheq import ModelOutput
+
 TOTALS_KEY = "label_totals"
 """Optional Batch field, float32 [B, len(HEAD_NAMES)]: every row holds the labelled count per task (HEAD_NAMES
 order) of the whole accumulation group the micro-batch belongs to (train/accumulation.py)."""

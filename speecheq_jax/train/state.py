@@ -21,10 +21,12 @@ import ml_collections
 from flax import nnx
 from jax.sharding import Mesh
 
+from speecheq_jax.heads import HEAD_NAMES
 from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.train import mesh as mesh_lib
-from speecheq_jax.heads import HEAD_NAMES
 from speecheq_jax.train.optimizer import make_optimizer
+
+
 class TaskLogVars(nnx.Module):
     """Learned log-variances s_t, one per enabled task (uncertainty weighting)."""
 

@@ -19,9 +19,10 @@ from flax import nnx
 from jax.sharding import Mesh
 
 from speecheq_jax.model.speecheq import prediction_outputs
-from speecheq_jax.train import multitask_loss as losses_lib
 from speecheq_jax.train import mesh as mesh_lib
+from speecheq_jax.train import multitask_loss as losses_lib
 from speecheq_jax.train.state import TrainState
+
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 

@@ -19,6 +19,7 @@ import soundfile
 from speecheq_jax.corpora import StrictExclusionError, read_corpus
 from speecheq_jax.errors import Exclusion
 from speecheq_jax.utterance import Utterance, write_jsonl
+
 SAMPLE_RATE = 16000
 
 

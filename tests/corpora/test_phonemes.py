@@ -2,8 +2,8 @@
 
 import pytest
 
-from speecheq_jax.features import g2p
 from speecheq_jax.corpora import read_corpus
+from speecheq_jax.features import g2p
 from tests.corpora import fixtures
 
 pytestmark = pytest.mark.integration

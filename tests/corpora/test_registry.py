@@ -10,11 +10,12 @@ import soundfile
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
-from speecheq_jax.prep import prepare
 from speecheq_jax.corpora import protocols, read_corpus, registry
 from speecheq_jax.corpora.corpus_data import CorpusData, Exclusions, RawUtterance, ReadOptions, require_root, wav_files
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
+from speecheq_jax.prep import prepare
+
 # --- what a corpus module holds: its layout, its reader, its spec -------------------------------
 LAYOUT = "<speaker>/<emotion>_<level>_<n>.wav"
 

@@ -8,6 +8,7 @@ from speecheq_jax.corpora import read_corpus
 from speecheq_jax.corpora.__main__ import main
 from speecheq_jax.corpora.protocols import make_folds
 from speecheq_jax.corpora.summary import render_text, summarize
+
 pytestmark = pytest.mark.unit
 
 

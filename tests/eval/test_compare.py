@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from speecheq_jax.eval import compare
+
+
 def _runs():
     # category UA per seed: 0.70, 0.72, 0.74; "+x" is 0.02 better on every seed; "+y" has seed 1 only.
     runs = [{"arm": "category", "seed": s, "metrics": {"category/ua": 0.70 + 0.02 * s}} for s in range(3)]

@@ -11,6 +11,7 @@ from speecheq_jax import labels
 from speecheq_jax.eval.metrics import compute_metrics
 from speecheq_jax.eval.predictions import Predictions
 from speecheq_jax.heads.scoring import concordance_correlation
+
 pytestmark = pytest.mark.unit
 
 C = len(labels.CATEGORIES)

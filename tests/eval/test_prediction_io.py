@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from speecheq_jax.features import audio_file, logmel
 from speecheq_jax.eval import prediction_io
+from speecheq_jax.features import audio_file, logmel
 from speecheq_jax.frames import NUM_MELS
+
 pytestmark = pytest.mark.unit
 
 

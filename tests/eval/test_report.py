@@ -5,9 +5,9 @@ import json
 import pytest
 from matplotlib import image
 
+from speecheq_jax.corpora import registry
 from speecheq_jax.eval.metrics import compute_metrics
 from speecheq_jax.eval.report import MAX_LISTED, write_report
-from speecheq_jax.corpora import registry
 from tests.eval.test_metrics import random_predictions
 
 pytestmark = pytest.mark.unit

@@ -21,16 +21,16 @@ from flax import nnx
 
 from speecheq_jax import model_card
 from speecheq_jax import predict as onnx_predict
+from speecheq_jax.export import onnx_model
+from speecheq_jax.export.forward import make_forward
+from speecheq_jax.export.stablehlo import load_stablehlo
+from speecheq_jax.frames import MIN_SECONDS
+from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.jobs import predict_files as jax_predict
 from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.jobs.export_run import STABLEHLO_FILE, export_run
-from speecheq_jax.input import pipeline
-from speecheq_jax.export import onnx_model
-from speecheq_jax.export.forward import make_forward
-from speecheq_jax.export.stablehlo import load_stablehlo
 from speecheq_jax.train import checkpoint as checkpoint_lib
-from speecheq_jax.frames import MIN_SECONDS
 from tests.tiny_run import tiny_demo_config
 
 pytestmark = pytest.mark.integration

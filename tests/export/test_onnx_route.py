@@ -10,6 +10,7 @@ import onnxruntime
 import pytest
 
 from speecheq_jax.export import onnx_model
+
 pytestmark = pytest.mark.unit
 
 
@@ -47,5 +48,6 @@ def test_the_self_check_refuses_a_file_that_disagrees_with_jax(tmp_path):
 
 def test_the_predictor_says_in_one_line_when_the_directory_is_not_an_export(tmp_path):
     from speecheq_jax import predict
+
     with pytest.raises(SystemExit, match=r"^error: no model_card.json in .*: not a run or export directory$"):
         predict.main(["--model", str(tmp_path), "--input", "x.wav", "--output", str(tmp_path / "out.jsonl")])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from speecheq_jax.features import audio_file, logmel
 from speecheq_jax.errors import UnusableFileError
+from speecheq_jax.features import audio_file, logmel
 from speecheq_jax.frames import MIN_ENCODER_FRAMES, MIN_SECONDS
 from tests.corpora import fixtures
 

@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from speecheq_jax.features import g2p
+
 # Verbatim `espeak-ng -q -x --sep=' '` outputs of espeak-ng 1.51.
 _CMN_RAW = "w 'o21 _|  m @44 n _|  tS; 'i55 n _|  th 'iE55 n _|  tS;h 'y51 _|  'y&35 n _|"
 _ENG_RAW = "D I2 ;  'oU l d  l 'aI t h aU s  k 'i: p 3  _!  ,aU %s"

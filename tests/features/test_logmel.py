@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from speecheq_jax.features import logmel
+
+
 def _speechlike(seconds: float, rate: int, seed: int) -> np.ndarray:
     """Harmonic tone with a silent gap and noise: loud, quiet and silent frames."""
     rng = np.random.default_rng(seed)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode, edit_distance
+
 pytestmark = pytest.mark.unit
 
 

@@ -7,6 +7,7 @@ import optax
 import pytest
 
 from speecheq_jax.heads import masked_losses
+
 pytestmark = pytest.mark.unit
 
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.run_config import base_config
 from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.prediction_io import prediction_records
 from speecheq_jax.eval.report import write_report
 from speecheq_jax.heads import HEAD_MODULES, head_specs, masked_losses
 from speecheq_jax.heads.contract import Column, HeadSpec, Kind, utterance_label_count
 from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
+from speecheq_jax.run_config import base_config
 from speecheq_jax.train import step as step_lib
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 

@@ -7,6 +7,7 @@ import pytest
 
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.input.assemble import Row, assemble
+
 pytestmark = pytest.mark.unit
 
 MEAN, STD = np.full(80, 1.0, np.float32), np.full(80, 2.0, np.float32)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from speecheq_jax.input.augment import SpecAugmentConfig, spec_augment
+
+
 def _batch() -> tuple[np.ndarray, np.ndarray]:
     lengths = np.array([100, 40])
     logmel = np.ones((2, 128, 80), np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from speecheq_jax.input import buckets
+
 pytestmark = pytest.mark.unit
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from speecheq_jax.input.data_config import default_data_config
+from speecheq_jax.features import logmel
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.input import buckets, pipeline, sources
-from speecheq_jax.features import logmel
+from speecheq_jax.input.data_config import default_data_config
 from speecheq_jax.prep import prepare
 from tests.prep.test_tfds_builder import make_manifest_corpus
 

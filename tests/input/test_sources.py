@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from speecheq_jax.corpora.protocols import SpeakerLeakError
-from speecheq_jax.prep.prepare import PreparedDataset
 from speecheq_jax.input.sources import check_fold
+from speecheq_jax.prep.prepare import PreparedDataset
+
 pytestmark = pytest.mark.unit
 
 

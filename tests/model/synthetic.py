@@ -5,9 +5,10 @@ from __future__ import annotations
 import ml_collections
 import numpy as np
 
-from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.model.model_config import default_model_config
+
 NUM_PHONEMES = 12
 NUM_CATEGORIES = 6
 """A run's label set, e.g. SEQD-synth's six classes (the data, not the taxonomy, sets it)."""

@@ -7,6 +7,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.model.attention import RelativeSelfAttention, position_angles, relative_position_scores
+
 pytestmark = pytest.mark.unit
 
 

@@ -5,6 +5,7 @@ from flax import nnx
 
 from speecheq_jax.model.model_config import default_model_config
 from speecheq_jax.model.speecheq import SpeechEQ
+
 pytestmark = pytest.mark.unit
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.model.conformer import DepthwiseConv1D, depthwise_conv
+from speecheq_jax.model.speecheq import SpeechEQ
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 
 pytestmark = pytest.mark.unit

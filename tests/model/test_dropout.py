@@ -7,9 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from speecheq_jax.model.dropout import HashDropout, flat_index, keep_mask
+
 SHAPE = (16, 150, 144)
 
 

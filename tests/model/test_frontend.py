@@ -7,6 +7,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.model.frontend import ConvSubsampling, PatchConv2D
+
 pytestmark = pytest.mark.unit
 
 

@@ -6,6 +6,7 @@ import pytest
 from flax import nnx
 
 from speecheq_jax.model.normalization import MaskedBatchNorm, make_frame_norm, masked_moments
+
 pytestmark = pytest.mark.unit
 
 

@@ -3,9 +3,8 @@
 import pytest
 from flax import nnx
 
-from speecheq_jax.model.params import count_params, parameter_table
+from speecheq_jax.model.params import count_params, parameter_table, params_by_component
 from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.model.params import params_by_component
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, small_config
 
 pytestmark = pytest.mark.unit

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from tensorflow_datasets.core import file_adapters
 
-from speecheq_jax.input.data_config import default_data_config
-from speecheq_jax.input import pipeline
-from speecheq_jax.prep import prepare
 from speecheq_jax.errors import DataError, StrictExclusionError
+from speecheq_jax.input import pipeline
+from speecheq_jax.input.data_config import default_data_config
 from speecheq_jax.jobs.train_and_evaluate import write_label_mapping
+from speecheq_jax.prep import prepare
 from tests.corpora import fixtures
 
 REPO = Path(__file__).parents[2]

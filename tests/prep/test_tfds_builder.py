@@ -12,8 +12,8 @@ import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
 from speecheq_jax.features import logmel
-from speecheq_jax.prep import prepare
-from speecheq_jax.prep import tfds_builder
+from speecheq_jax.prep import prepare, tfds_builder
+
 SPEAKERS = {"spk_a": "train", "spk_b": "train", "spk_c": "train", "spk_d": "train", "spk_v": "valid", "spk_t": "test"}
 CATEGORY_CYCLE = ("neutral", "happy", "angry", "sad")
 PHONE_SETS = (["a", "b", "c"], ["b", "d"], ["e", "a", "a", "f"], [])

@@ -9,10 +9,10 @@ import pytest
 import soundfile
 
 from speecheq_jax.features import g2p
-
 from speecheq_jax.synth import generate
 from speecheq_jax.synth.voices import EMOTIONS, Prosody, prosody, speakers, variant_text
 from speecheq_jax.utterance import read_jsonl
+
 NUM = 24
 SEED = 3
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.run_config import ConfigError, base_config
 from speecheq_jax.input import batch as batch_lib
+from speecheq_jax.run_config import ConfigError, base_config
 from speecheq_jax.train import accumulation
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib

@@ -14,11 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from speecheq_jax.run_config import base_config
-from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.eval.metrics import Predictions, compute_metrics
+from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
+from speecheq_jax.run_config import base_config
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import checkpoint_files
+
 pytestmark = pytest.mark.unit
 REPO = Path(__file__).parents[2]
 

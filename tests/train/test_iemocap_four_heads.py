@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from speecheq_jax.input import pipeline
-from speecheq_jax.prep.prepare import prepare_all
 from speecheq_jax.jobs import predict_files as predict_lib
 from speecheq_jax.jobs import train_and_evaluate as train_lib
+from speecheq_jax.prep.prepare import prepare_all
 from tests.corpora import fixtures
 from tests.test_configs import load_config_module
 

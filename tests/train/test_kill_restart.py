@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.tiny_run import checkpoint_params, tiny_demo_config
 from tests.train.test_preemption import OVERRIDES as PREEMPTION_OVERRIDES
 from tests.train.test_preemption import STEPS
-from tests.tiny_run import checkpoint_params, tiny_demo_config
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]

@@ -6,6 +6,7 @@ import pytest
 from jax.sharding import PartitionSpec as P
 
 from speecheq_jax.train import mesh as mesh_lib
+
 pytestmark = pytest.mark.unit
 
 

@@ -7,6 +7,7 @@ import pytest
 from speecheq_jax.heads.contract import LossOptions
 from speecheq_jax.model.speecheq import ModelOutput
 from speecheq_jax.train import multitask_loss
+
 pytestmark = pytest.mark.unit
 
 

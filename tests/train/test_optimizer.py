@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.run_config import base_config
 from speecheq_jax.model.speecheq import SpeechEQ
+from speecheq_jax.run_config import base_config
 from speecheq_jax.train import optimizer
+
 pytestmark = pytest.mark.unit
 
 

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from speecheq_jax.run_config import base_config
+from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.input import batch as batch_lib
+from speecheq_jax.run_config import base_config
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import state as state_lib
 from speecheq_jax.train import step as step_lib
-from speecheq_jax.frames import NUM_MELS
+
 pytestmark = pytest.mark.unit
 NUM_PHONEMES = 10
 NUM_CATEGORIES = 7
