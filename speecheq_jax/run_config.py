@@ -48,8 +48,9 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     config.data = default_data_config()
     config.model = default_model_config(size)
     config.tasks = ml_collections.ConfigDict({
-        # Static per-task loss weights (and prior weights under uncertainty weighting).
-        "weights": {"category": 1.0, "intensity": 1.0, "phoneme": 0.3, "gender": 0.3},
+        # Static per-task loss weights (and prior weights under uncertainty weighting); None: the
+        # head's own default (`HeadSpec.default_weight`: category, intensity 1.0; phoneme, gender 0.3).
+        "weights": {name: config_dict.placeholder(float) for name in HEAD_NAMES},
         "weighting": "static",  # or "uncertainty" (learned, Kendall et al. 2018)
         "label_smoothing": 0.0,
         "intensity_loss": "mse",  # or "ccc"
@@ -83,13 +84,15 @@ def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, hea
     Args:
       heads: the heads the run trains -> the labels the corpus's reader yields
         for it (a head without labels would only train on nothing).
-      not_trained: every other head -> why the corpus cannot train it. Together
-        they must name all four heads, so each config says what it trains and why.
+      not_trained: built-in heads the corpus cannot train -> why, so each config says what it
+        trains and why not. A registered head named in neither is not trained (so adding a head
+        changes no config); a head named twice or not registered is an error.
     """
-    named = sorted([*heads, *not_trained])
-    if named != sorted(HEAD_NAMES):
-        raise ValueError(f"{corpus} config: heads {sorted(heads)} and not_trained {sorted(not_trained)} must "
-                         f"name each of {HEAD_NAMES} exactly once")
+    named = [*heads, *not_trained]
+    wrong = sorted({h for h in named if h not in HEAD_NAMES or named.count(h) > 1})
+    if wrong:
+        raise ValueError(f"{corpus} config: heads {sorted(heads)} and not_trained {sorted(not_trained)} name "
+                         f"{wrong} twice or unregistered; registered heads: {HEAD_NAMES}")
     arg = parse_arg(arg, fold=default_fold, size="S", root="")
     config = base_config(arg.size)
     config.name = f"{corpus}-{arg.fold}-{arg.size}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Utterance:
       intensity: intensity on [0, 1], or None (masked).
       native_label: the corpus's own label, kept verbatim for reports.
       group: the fold / session key the corpus's protocol splits on.
+      extra_labels: labels of heads beyond the four built-in ones, by the name the head's
+        `LabelPath` reads (`heads.contract.extra_label`); not compared nor hashed.
     """
 
     id: str
@@ -45,6 +48,7 @@ class Utterance:
     intensity: float | None
     native_label: str
     group: str
+    extra_labels: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
@@ -52,10 +56,10 @@ class Utterance:
     @classmethod
     def from_dict(cls, values: dict) -> Utterance:
         known = {f.name for f in dataclasses.fields(cls)}
-        missing = sorted(known - set(values))
+        missing = sorted(known - set(values) - {"extra_labels"})
         if missing:
             raise ValueError(f"utterance record lacks field(s) {missing}")
-        values = {k: values[k] for k in known}
+        values = {k: values[k] for k in known if k in values}
         if values["phonemes"] is not None:
             values["phonemes"] = tuple(values["phonemes"])
         return cls(**values)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from speecheq_jax import labels
 from speecheq_jax.errors import DataError, Exclusion, StrictExclusionError, UnusableFileError
@@ -141,6 +141,7 @@ class RawUtterance:
       intensity_code: native intensity code for CorpusLabels.map_intensity.
       intensity: an intensity already on [0, 1]; wins over `intensity_code`.
       phonemes: phonemes the corpus ships (SEQD-synth); g2p is skipped then.
+      extra_labels: labels of heads beyond the built-in four (`Utterance.extra_labels`), passed through.
       spoken_text: what g2p reads when it differs from the verbatim `text`
         (e.g. IEMOCAP's [LAUGHTER] tags removed).
     """
@@ -159,6 +160,7 @@ class RawUtterance:
     intensity: float | None = None
     phonemes: tuple[str, ...] | None = None
     spoken_text: str | None = None
+    extra_labels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def g2p_text(self) -> str | None:

@@ -39,7 +39,10 @@ class CorpusSpec:
         (a protocol splits every speaker by group, as ESD's 'official').
       generate: None when the user gives the corpus's root; else
         (root, parameters) -> None writes the corpus into root (idempotent),
-        and the config's `synth` dict is its parameters.
+        and the config's `synth` dict overrides its parameters.
+      generate_defaults: the generator's parameters and their defaults (the keys it accepts).
+      reads_label_options: `LabelOptions` fields the reader itself reads (besides those
+        `labels.option_drops` names and the run-wide label_set / outside).
     """
 
     name: str
@@ -50,6 +53,22 @@ class CorpusSpec:
     layout: str
     units_by_group: bool = False
     generate: Callable[[Path, Mapping[str, Any]], None] | None = None
+    generate_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reads_label_options: tuple[str, ...] = ()
+
+    def label_option_names(self) -> tuple[str, ...]:
+        """The `LabelOptions` fields that change this corpus's prepared records (so its dataset's identity)."""
+        drops = tuple(drop.option for drop in self.labels.option_drops)
+        return tuple(dict.fromkeys(("label_set", "outside", *drops, *self.reads_label_options)))
+
+    def generate_parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """`generate_defaults` with the config's overrides; an unknown key is a ValueError naming the known ones."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.generate_defaults))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown generation parameter(s) {unknown}; known: "
+                             f"{sorted(self.generate_defaults)}")
+        return {**self.generate_defaults, **overrides}
 
     @property
     def needs_root(self) -> bool:

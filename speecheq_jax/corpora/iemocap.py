@@ -171,6 +171,7 @@ def arousal_to_intensity(arousal: float) -> float:
 
 SPEC = CorpusSpec(
     name="iemocap", title="IEMOCAP", read=read, layout=LAYOUT, protocols=(protocols.LEAVE_ONE_SESSION_OUT,),
+    reads_label_options=("iemocap_arousal",),
     labels=labels.CorpusLabels(
         categories={
             "neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad",

@@ -53,14 +53,14 @@ def _record(row: dict[str, object], source: str, root: Path) -> RawUtterance:
 
 
 def generate(root: Path, params: Mapping[str, Any]) -> None:
-    """Writes the corpus into `root` unless it is already complete; `params` override SYNTH_DEFAULTS."""
-    options = {**SYNTH_DEFAULTS, **params}
-    generator.generate(root, options["num"], seed=options["seed"], langs=tuple(options["langs"]))
+    """Writes the corpus into `root` unless it is already complete; `params`: every SYNTH_DEFAULTS key."""
+    generator.generate(root, params["num"], seed=params["seed"], langs=tuple(params["langs"]))
 
 
 SPEC = CorpusSpec(
     name=generator.CORPUS, title="SEQD-synth", read=read, layout=LAYOUT, protocols=(protocols.FIXED, protocols.SPEAKER_INDEPENDENT),
     generate=generate,
+    generate_defaults=SYNTH_DEFAULTS,
     labels=labels.CorpusLabels(
         categories={name: name for name in labels.CATEGORIES},
         intensity_scale={str(level): level for level in LEVELS},

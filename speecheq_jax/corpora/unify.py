@@ -76,6 +76,7 @@ def unify(
             id=raw.id, audio_path=str(raw.audio_path), corpus=spec.name, speaker=raw.speaker,
             gender=raw.gender, lang=raw.lang, text=raw.text, phonemes=phonemes[raw.id],
             category=category, intensity=intensity, native_label=raw.native_label, group=raw.group,
+            extra_labels=dict(raw.extra_labels),
         )
         for raw, category, intensity in (kept[key] for key in sorted(kept))
     )

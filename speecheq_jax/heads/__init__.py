@@ -35,6 +35,13 @@ HEAD_MODULES: dict[str, str] = {
 the accumulation counts (`train.losses.TOTALS_KEY` columns), task log-variances, metrics, reports."""
 
 HEAD_NAMES: tuple[str, ...] = tuple(HEAD_MODULES)
+"""The built-in heads (configs read it). Code that runs a model reads `head_names()`, which also
+sees a head registered later (a spec defined outside the package adds its line to HEAD_MODULES)."""
+
+
+def head_names() -> tuple[str, ...]:
+    """Every registered head, in registry order."""
+    return tuple(HEAD_MODULES)
 
 
 def head_spec(name: str) -> HeadSpec:

@@ -14,13 +14,18 @@ import numpy as np
 
 from speecheq_jax import labels
 from speecheq_jax.heads import scoring
-from speecheq_jax.heads.contract import Column, MetricGroup, OutputSizes, classification_spec
+from speecheq_jax.heads.contract import Column, MetricGroup, OutputSizes, RunTables, classification_spec, scalar_label
 
 
 def _output_size(sizes: OutputSizes) -> int:
     if sizes.num_categories < 1:
         raise ValueError("model.heads has 'category' but the run's corpora hold no category label")
     return sizes.num_categories
+
+
+def _to_run(taxonomy_id: int, tables: RunTables) -> tuple[int, None]:
+    """Taxonomy id -> id in the run's label set (MISSING: a class this run does not have, masked)."""
+    return (int(tables.category[taxonomy_id]) if taxonomy_id >= 0 else labels.MISSING), None
 
 
 def _metrics(true: np.ndarray, probs: np.ndarray, group: MetricGroup) -> dict[str, Any]:
@@ -45,6 +50,9 @@ def _metrics(true: np.ndarray, probs: np.ndarray, group: MetricGroup) -> dict[st
 
 SPEC = classification_spec(
     "category",
+    data=scalar_label(lambda utterance: utterance.category, labels.CATEGORY_INDEX.__getitem__, dtype=np.int32,
+                      to_run=_to_run),
+    default_weight=1.0,
     output_size=_output_size,
     class_names=lambda card: card["labels"]["categories"],
     metrics=_metrics,

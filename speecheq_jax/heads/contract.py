@@ -4,6 +4,10 @@ The consumers and the spec fields they read:
 
 | consumer                                   | fields                                              |
 |--------------------------------------------|-----------------------------------------------------|
+| preparation (prep/tfds_builder.py)         | label, data (from_utterance, sequence, dtype)       |
+| input pipeline (input/sources.py, batch.py,| label, label_mask, data (to_run, sequence, dtype)   |
+|   assemble.py)                             |                                                     |
+| loss weights (train/multitask_loss.py)     | default_weight                                      |
 | model (model/speecheq.py)                  | kind, output_size, activation                       |
 | losses, accumulation (train/masked_losses.py)     | loss, label_count                                   |
 | eval step and export (`prediction_outputs`)| eval_output, eval_transform                         |
@@ -27,6 +31,7 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode
+from speecheq_jax.utterance import Utterance
 
 Batch = Mapping[str, jax.Array]
 HostValues = np.ndarray | list[np.ndarray]
@@ -95,13 +100,76 @@ class MetricGroup:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunTables:
+    """What turns a stored label into the run's ids: the corpus's stored ids -> the run's.
+
+    category: int32 [len(labels.CATEGORIES)] taxonomy id -> id in the run's label set, or MISSING
+      where the run drops the category; phoneme: int32 [1 + corpus vocabulary] stored token id ->
+      run phoneme id (index 0 unused); frames: the example's log-mel frames (what CTC aligns over).
+    """
+
+    category: np.ndarray
+    phoneme: np.ndarray
+    frames: int
+
+
+@dataclasses.dataclass(frozen=True)
+class LabelPath:
+    """How a head's label travels: corpus record -> stored example -> batch row and mask.
+
+    A scalar label is one value per example (`labels.MISSING` = none; its batch key is [B] with a
+    mask [B]); a sequence label is int32 [L] (empty = none; batch [B, L], mask per token).
+
+    Attributes:
+      from_utterance: (utterance, the corpus's phoneme token -> stored id) -> the stored value.
+      to_run: (stored value, RunTables) -> (the value in run ids, or the "none" value, and the
+        reason it was dropped when the stored value had a label the run cannot use, else None).
+      dtype: np.int32 or np.float32 (a sequence is int32).
+      sequence: whether the label is a sequence (stored as a variable-length tensor).
+    """
+
+    from_utterance: Callable[[Utterance, Mapping[str, int]], Any]
+    to_run: Callable[[Any, RunTables], tuple[Any, str | None]]
+    dtype: type = np.int32
+    sequence: bool = False
+
+    def none(self) -> Any:
+        """The value that says "no label": MISSING, or an empty sequence."""
+        return np.zeros(0, np.int32) if self.sequence else labels.MISSING
+
+
+def _kept(value: Any, tables: RunTables) -> tuple[Any, None]:
+    return value, None
+
+
+def scalar_label(read: Callable[[Utterance], Any], encode: Callable[[Any], Any] = lambda value: value, *,
+                 dtype: type = np.float32,
+                 to_run: Callable[[Any, RunTables], tuple[Any, str | None]] = _kept) -> LabelPath:
+    """The path of a per-example label: `read(utterance)` (None = none), stored as `encode(value)`."""
+
+    def from_utterance(utterance: Utterance, phoneme_ids: Mapping[str, int]) -> Any:
+        value = read(utterance)
+        return labels.MISSING if value is None else encode(value)
+
+    return LabelPath(from_utterance=from_utterance, to_run=to_run, dtype=dtype)
+
+
+def extra_label(name: str) -> LabelPath:
+    """A float label in [0, 1] that readers put in `Utterance.extra_labels[name]` (a new head's label)."""
+    return scalar_label(lambda utterance: utterance.extra_labels.get(name), float)
+
+
+@dataclasses.dataclass(frozen=True)
 class HeadSpec:
     """Everything about one head. Functions, not subclasses: a spec module fills the fields.
 
     Attributes:
       name: the head's name (config `model.heads`, metric prefix "<name>/", loss key "loss_<name>").
       kind: see `Kind`.
-      label, label_mask: the Batch keys of its label and label mask (data/batch.py).
+      label, label_mask: the Batch keys of its label and label mask (input/batch.py); `label` is
+        also the key of the stored example's label.
+      data: how the label gets from the corpus record into the batch (`LabelPath`).
+      default_weight: its static loss weight unless `config.tasks.weights` names it.
       output_size: sizes -> width K of the module's raw output ([B, K], or [B, T', K] per frame).
       activation: raw float32 output -> the model's output for the head (e.g. sigmoid(x[:, 0]) [B]).
       loss: (model output, out_mask [B, T'], batch, options) -> (mean loss, labelled count), float32;
@@ -120,6 +188,8 @@ class HeadSpec:
     kind: Kind
     label: str
     label_mask: str
+    data: LabelPath
+    default_weight: float
     output_size: Callable[[OutputSizes], int]
     activation: Callable[[jax.Array], jax.Array]
     loss: Callable[[jax.Array, jax.Array, Batch, LossOptions], tuple[jax.Array, jax.Array]]
@@ -159,7 +229,8 @@ def _classification_record(name: str, class_names: Sequence[str], probs: np.ndar
             f"{name}_probs": {c: round(float(p), 6) for c, p in zip(class_names, probs)}}
 
 
-def classification_spec(name: str, *, output_size: Callable[[OutputSizes], int],
+def classification_spec(name: str, *, data: LabelPath, default_weight: float,
+                        output_size: Callable[[OutputSizes], int],
                         class_names: Callable[[Mapping[str, Any]], Sequence[str]],
                         metrics: Callable[[HostValues, HostValues, MetricGroup], dict[str, Any]],
                         bad_truth: Callable[[np.ndarray], np.ndarray], headline_columns: tuple[Column, ...],
@@ -176,6 +247,8 @@ def classification_spec(name: str, *, output_size: Callable[[OutputSizes], int],
         kind=Kind.UTTERANCE_CLASSIFICATION,
         label=name,
         label_mask=mask,
+        data=data,
+        default_weight=default_weight,
         output_size=output_size,
         activation=lambda logits: logits,
         loss=lambda logits, out_mask, batch, options: masked_losses.classification_loss(

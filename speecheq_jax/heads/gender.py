@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from speecheq_jax import labels
-from speecheq_jax.heads.contract import Column, MetricGroup, classification_spec
+from speecheq_jax.heads.contract import Column, MetricGroup, classification_spec, scalar_label
 
 
 def _metrics(true: np.ndarray, probs: np.ndarray, group: MetricGroup) -> dict[str, Any]:
@@ -32,6 +32,8 @@ def _metrics(true: np.ndarray, probs: np.ndarray, group: MetricGroup) -> dict[st
 
 SPEC = classification_spec(
     "gender",
+    data=scalar_label(lambda utterance: utterance.gender, labels.GENDER_INDEX.__getitem__, dtype=np.int32),
+    default_weight=0.3,
     output_size=lambda sizes: len(labels.GENDERS),
     class_names=lambda card: card["labels"]["genders"],
     metrics=_metrics,

@@ -22,7 +22,7 @@ import numpy as np
 from speecheq_jax import labels
 from speecheq_jax.corpora import registry
 from speecheq_jax.heads import masked_losses, scoring
-from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup, utterance_label_count
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup, scalar_label, utterance_label_count
 
 
 def graded(true: np.ndarray, corpus: np.ndarray) -> np.ndarray:
@@ -61,6 +61,8 @@ SPEC = HeadSpec(
     kind=Kind.UTTERANCE_REGRESSION,
     label="intensity",
     label_mask="intensity_mask",
+    data=scalar_label(lambda utterance: utterance.intensity, float, dtype=np.float32),
+    default_weight=1.0,
     output_size=lambda sizes: 1,
     activation=lambda logit: jax.nn.sigmoid(logit[:, 0]),
     loss=lambda pred, out_mask, batch, options: masked_losses.regression_loss(

@@ -5,6 +5,11 @@ run's phoneme i. Loss: CTC per reference token over the examples CTC can align
 (heads/masked_losses.py). Eval output `phoneme_ids` [B, T'] int32 (frame argmax), decoded greedily on
 the host. Metric: PER = total edits / total reference tokens over the examples with a reference
 (not a mean of per-utterance rates). Prediction field: `phonemes` (space-separated symbols).
+
+Label path: the utterance's phoneme tokens, stored as the corpus vocabulary's ids (1..), turned
+into the run vocabulary's ids by the pipeline; a sequence CTC cannot align over its example's own
+encoder frames is masked there (`ctc_alignable`), so optax's ~1e5 for an impossible alignment never
+reaches the loss.
 """
 
 from __future__ import annotations
@@ -14,9 +19,38 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from speecheq_jax.frames import encoder_frames
 from speecheq_jax.heads import masked_losses
-from speecheq_jax.heads.contract import Column, HeadSpec, Kind, MetricGroup
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, LabelPath, MetricGroup, RunTables
 from speecheq_jax.heads.ctc_decode import edit_distance
+from speecheq_jax.utterance import Utterance
+
+
+def ctc_alignable(phonemes: np.ndarray, num_frames: int) -> bool:
+    """Whether a CTC path for `phonemes` [L] exists in the encoder frames of `num_frames` log-mel frames.
+
+    CTC emits one frame per token plus a blank between two equal adjacent tokens, so it needs
+    L + (number of adjacent repeats) frames. An empty sequence is no target at all (False). The
+    batched, on-device twin is `masked_losses.ctc_alignable`.
+    """
+    phonemes = np.asarray(phonemes)
+    repeats = int(np.sum(phonemes[1:] == phonemes[:-1]))
+    return 0 < phonemes.size and phonemes.size + repeats <= int(encoder_frames(num_frames))
+
+
+def _stored(utterance: Utterance, phoneme_ids: dict[str, int]) -> np.ndarray:
+    return np.array([phoneme_ids[p] for p in utterance.phonemes or ()], dtype=np.int32)
+
+
+def _to_run(stored: np.ndarray, tables: RunTables) -> tuple[np.ndarray, str | None]:
+    ids = tables.phoneme[np.asarray(stored)]
+    if ctc_alignable(ids, tables.frames):
+        return ids, None
+    if not len(ids):
+        return ids, None
+    repeats = int(np.sum(ids[1:] == ids[:-1]))
+    return ids[:0], (f"{len(ids)} phonemes ({repeats} adjacent repeats) cannot be aligned in "
+                     f"{int(encoder_frames(tables.frames))} encoder frames")
 
 
 def _metrics(references: list[np.ndarray], hypotheses: list[np.ndarray], group: MetricGroup) -> dict[str, Any]:
@@ -38,6 +72,8 @@ SPEC = HeadSpec(
     kind=Kind.FRAME_CTC,
     label="phonemes",
     label_mask="phoneme_mask",
+    data=LabelPath(from_utterance=_stored, to_run=_to_run, dtype=np.int32, sequence=True),
+    default_weight=0.3,
     output_size=lambda sizes: sizes.num_phonemes + 1,
     activation=lambda logits: logits,
     loss=lambda logits, out_mask, batch, options: masked_losses.ctc_loss(

@@ -10,26 +10,26 @@ and row) holds by construction. Numpy only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from speecheq_jax import labels
 from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.heads import head_specs
 from speecheq_jax.input import batch as batch_lib
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One example, ready to pad; a label of -1 (`labels.MISSING`) is absent and masked.
+    """One example, ready to pad.
 
     Attributes:
       logmel: [T, F] un-normalised log-mel (float16 as stored, float32 from raw audio).
       mean, std: float32 [F] the CMVN statistics that apply to it.
-      category: id in the run's label set.
-      intensity: on [0, 1].
-      gender: `labels.GENDERS` id.
-      phonemes: int32 [L] run phoneme ids 1..V; empty = no CTC target.
+      labels: head label key (`HeadSpec.label`) -> its value in run ids (a category id in the run's
+        label set, an intensity on [0, 1], a gender id, int32 [L] phoneme ids 1..V, ...); a head
+        missing here, -1 (`labels.MISSING`) or an empty sequence is absent and masked.
       corpus_id: index into the run's corpora.
       index: position in the split's host table (-1 where there is none).
     """
@@ -37,10 +37,7 @@ class Row:
     logmel: np.ndarray
     mean: np.ndarray
     std: np.ndarray
-    category: int = labels.MISSING
-    intensity: float = labels.MISSING
-    gender: int = labels.MISSING
-    phonemes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int32))
+    labels: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     corpus_id: int = 0
     index: int = -1
 
@@ -68,17 +65,22 @@ def assemble(rows: Sequence[Row], batch_size: int, frames: int) -> dict[str, np.
 
 
 def _fill(out: dict[str, np.ndarray], position: int, row: Row) -> None:
-    length, slots = len(row.logmel), out["phonemes"].shape[1]
-    if length > out["logmel"].shape[1] or len(row.phonemes) > slots:
-        raise ValueError(f"row {position}: {length} frames and {len(row.phonemes)} phonemes do not fit "
-                         f"{out['logmel'].shape[1]} frames and {slots} phoneme slots")
+    length = len(row.logmel)
+    if length > out["logmel"].shape[1]:
+        raise ValueError(f"row {position}: {length} frames do not fit {out['logmel'].shape[1]} frames")
     out["logmel"][position, :length] = (row.logmel.astype(np.float32) - row.mean) / row.std
     out["frame_mask"][position, :length] = True
-    for key, value in (("category", row.category), ("intensity", row.intensity), ("gender", row.gender)):
-        out[key][position] = max(value, 0)
-        out[batch_lib.LABEL_MASKS[key]][position] = value >= 0
-    out["phonemes"][position, : len(row.phonemes)] = row.phonemes
-    out["phoneme_mask"][position, : len(row.phonemes)] = True
+    for spec in head_specs():
+        value = row.labels.get(spec.label, spec.data.none())
+        if spec.data.sequence:
+            slots = out[spec.label].shape[1]
+            if len(value) > slots:
+                raise ValueError(f"row {position}: {len(value)} {spec.label} do not fit {slots} slots")
+            out[spec.label][position, : len(value)] = value
+            out[spec.label_mask][position, : len(value)] = True
+        else:
+            out[spec.label][position] = max(value, 0)
+            out[spec.label_mask][position] = value >= 0
     out["corpus_id"][position] = row.corpus_id
     out["example_mask"][position] = True
     out["index"][position] = row.index

@@ -10,6 +10,16 @@ that evaluation sees every example exactly once in full batches) have
 |----------------|----------|---------|------------------------------------------------|
 | logmel         | [B,T,F]  | float32 | CMVN-normalised log-mel frames, 0 on padding   |
 | frame_mask     | [B,T]    | bool    | True on real frames                            |
+| corpus_id      | [B]      | int32   | index into the run's list of corpora           |
+| example_mask   | [B]      | bool    | False on padding examples                      |
+| index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
+
+and one label and one mask per registered head, declared by its spec (`HeadSpec.label`,
+`label_mask`, `data`): [B] for a per-example label, [B,L] int32 for a sequence. The four
+built-in heads give:
+
+| key            | shape    | dtype   | meaning                                        |
+|----------------|----------|---------|------------------------------------------------|
 | category       | [B]      | int32   | id in the run's label set (DataSpec.categories)|
 | category_mask  | [B]      | bool    | example carries a category                     |
 | intensity      | [B]      | float32 | intensity on [0,1]                             |
@@ -18,15 +28,12 @@ that evaluation sees every example exactly once in full batches) have
 | gender_mask    | [B]      | bool    | example carries a gender                       |
 | phonemes       | [B,L]    | int32   | phoneme ids, 1..V (0 = CTC blank, never a target) |
 | phoneme_mask   | [B,L]    | bool    | True on real phoneme tokens                    |
-| corpus_id      | [B]      | int32   | index into the run's list of corpora           |
-| example_mask   | [B]      | bool    | False on padding examples                      |
-| index          | [B]      | int32   | record index in its split (-1 on padding), to look up ids host-side |
 
 with F = frames.NUM_MELS (80) and L = T // SUBSAMPLING: a CTC target is
 aligned over its example's encoder frames, of which the model has T / 4.
 
 Under gradient accumulation the training loop adds one more field,
-`label_totals` float32 [B, len(heads.HEAD_NAMES)] (train/losses.TOTALS_KEY): every row holds the
+`label_totals` float32 [B, len(heads.HEAD_NAMES)] (train/multitask_loss.TOTALS_KEY): every row holds the
 labelled count per task of the whole update the micro-batch belongs to.
 """
 
@@ -34,36 +41,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.frames import NUM_MELS, SUBSAMPLING
+from speecheq_jax.heads import head_specs
 
-LABEL_MASKS: dict[str, str] = {
-    "category": "category_mask",
-    "intensity": "intensity_mask",
-    "gender": "gender_mask",
-    "phonemes": "phoneme_mask",
-}
-_SPECS: dict[str, tuple[str, type]] = {
+_BASE: dict[str, tuple[str, type]] = {
     "logmel": ("BTF", np.float32),
     "frame_mask": ("BT", np.bool_),
-    "category": ("B", np.int32),
-    "category_mask": ("B", np.bool_),
-    "intensity": ("B", np.float32),
-    "intensity_mask": ("B", np.bool_),
-    "gender": ("B", np.int32),
-    "gender_mask": ("B", np.bool_),
-    "phonemes": ("BL", np.int32),
-    "phoneme_mask": ("BL", np.bool_),
     "corpus_id": ("B", np.int32),
     "example_mask": ("B", np.bool_),
     "index": ("B", np.int32),
 }
-KEYS: tuple[str, ...] = tuple(_SPECS)
+
+
+def _fields() -> dict[str, tuple[str, type]]:
+    """Every Batch key -> (axes, dtype): the base fields, then each registered head's label and mask."""
+    fields = dict(_BASE)
+    for spec in head_specs():
+        axes = "BL" if spec.data.sequence else "B"
+        fields[spec.label] = (axes, spec.data.dtype)
+        fields[spec.label_mask] = (axes, np.bool_)
+    return fields
+
+
+def keys() -> tuple[str, ...]:
+    """The Batch's keys with the heads registered now."""
+    return tuple(_fields())
 
 
 def shapes(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, tuple[tuple[int, ...], type]]:
-    """Shape and dtype of every Batch field for one bucket."""
+    """Shape and dtype of every Batch field for one bucket (L = max_phonemes: every sequence label's width)."""
     dims = {"B": batch_size, "T": num_frames, "F": NUM_MELS, "L": max_phonemes}
-    return {k: (tuple(dims[c] for c in axes), dtype) for k, (axes, dtype) in _SPECS.items()}
+    return {k: (tuple(dims[c] for c in axes), dtype) for k, (axes, dtype) in _fields().items()}
 
 
 def zeros(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, np.ndarray]:
@@ -73,12 +81,12 @@ def zeros(batch_size: int, num_frames: int, max_phonemes: int) -> dict[str, np.n
 
 def validate(batch: dict[str, np.ndarray]) -> None:
     """Raises ValueError naming the first field whose presence, rank or dtype is off."""
-    missing = [k for k in KEYS if k not in batch]
+    missing = [k for k in keys() if k not in batch]
     if missing:
         raise ValueError(f"batch lacks field(s) {missing}")
     b, t = batch["frame_mask"].shape
-    l = batch["phonemes"].shape[1]
-    for key, (shape, dtype) in shapes(b, t, l).items():
+    width = next((batch[s.label].shape[1] for s in head_specs() if s.data.sequence), t // SUBSAMPLING)
+    for key, (shape, dtype) in shapes(b, t, width).items():
         arr = batch[key]
         if tuple(arr.shape) != shape or np.dtype(arr.dtype) != np.dtype(dtype):
             raise ValueError(f"batch[{key!r}] is {arr.dtype}{list(arr.shape)}, expected {np.dtype(dtype)}{list(shape)}")

@@ -10,7 +10,7 @@ most once per bucket.
 An example's bucket T only has to hold its frames. Its phonemes are a CTC
 target over its OWN encoder frames (ceil(num_frames / 4) after the front
 end's 4x subsampling), not over the bucket's padding: a sequence that cannot
-be aligned there (`ctc_alignable`) is masked by the pipeline, never padded
+be aligned there (`heads.phoneme.ctc_alignable`) is masked by the pipeline, never padded
 into a larger bucket. Every alignable sequence then fits the Batch's phoneme
 width T // 4.
 """
@@ -23,23 +23,6 @@ from typing import NamedTuple
 import numpy as np
 
 from speecheq_jax.frames import SUBSAMPLING
-
-
-def encoder_frames(num_frames: np.ndarray | int) -> np.ndarray:
-    """Encoder (CTC output) frames of utterances of `num_frames` log-mel frames: ceil(n / 4)."""
-    return -(-np.asarray(num_frames) // SUBSAMPLING)
-
-
-def ctc_alignable(phonemes: np.ndarray, num_frames: int) -> bool:
-    """Whether a CTC path for `phonemes` [L] exists in the encoder frames of `num_frames` log-mel frames.
-
-    CTC emits one frame per token plus a blank between two equal adjacent
-    tokens, so it needs L + (number of adjacent repeats) frames. An empty
-    sequence is no target at all (False).
-    """
-    phonemes = np.asarray(phonemes)
-    repeats = int(np.sum(phonemes[1:] == phonemes[:-1]))
-    return 0 < phonemes.size and phonemes.size + repeats <= int(encoder_frames(num_frames))
 
 
 def bucket_for(length: int, buckets: Sequence[int]) -> int | None:

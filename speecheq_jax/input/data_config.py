@@ -1,6 +1,9 @@
-"""Defaults of `config.data`: plain values only, so loading a config file imports neither JAX nor TFDS.
+"""Defaults of `config.data`: plain values only, so loading a config file imports neither JAX nor TFDS,
+nor any corpus reader or the generator.
 
-The SEQD-synth generation defaults are the generator's own (`corpora.seqd_synth.SYNTH_DEFAULTS`).
+`synth` holds only what a config overrides of a generated corpus's parameters; the defaults are
+the corpus's own (`CorpusSpec.generate_defaults`, e.g. `corpora.seqd_synth.SYNTH_DEFAULTS`),
+filled in and checked by preparation.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ import dataclasses
 
 import ml_collections
 
-from speecheq_jax.corpora.seqd_synth import SYNTH_DEFAULTS
 from speecheq_jax.input.augment import SpecAugmentConfig
 
 
@@ -19,7 +21,7 @@ def default_data_config() -> ml_collections.ConfigDict:
         "data_dir": "~/speecheq_data",
         "corpora": [{"name": "seqd_synth", "root": None, "fold": None, "protocol": None, "weight": 1.0}],
         "label_options": {},
-        "synth": dict(SYNTH_DEFAULTS),
+        "synth": {},
         "batch_size": 16,
         "buckets": (192, 256, 320, 384, 512, 768),
         "shuffle_window": 1024,

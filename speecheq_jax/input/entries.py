@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from speecheq_jax.frames import SUBSAMPLING
-from speecheq_jax.input import buckets
+from speecheq_jax.frames import SUBSAMPLING, encoder_frames
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ def report_too_many_phonemes(entries: Entries, corpus_names: Sequence[str], spli
     They are masked when read, together with the rarer ones that only their
     adjacent repeats make unalignable (logged one by one).
     """
-    too_long = entries.phonemes > buckets.encoder_frames(entries.frames)
+    too_long = entries.phonemes > encoder_frames(entries.frames)
     for corpus_id, name in enumerate(corpus_names):
         count = int(np.sum(too_long & (entries.corpus == corpus_id)))
         if count:

@@ -28,7 +28,8 @@ import tensorflow_datasets as tfds
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols, registry
 from speecheq_jax.frames import NUM_MELS
-from speecheq_jax.input import buckets
+from speecheq_jax.heads import head_specs
+from speecheq_jax.heads.contract import RunTables
 from speecheq_jax.input.assemble import Row
 from speecheq_jax.prep.prepare import PreparedDataset, open_prepared
 from speecheq_jax.utterance import Utterance
@@ -53,8 +54,8 @@ class CorpusSource:
                                         for c in labels.CATEGORIES], dtype=np.int32)
         self.mean = np.asarray(fold["cmvn"]["mean"], np.float32)
         self.std = np.asarray(fold["cmvn"]["std"], np.float32)
-        self._unaligned: set[tuple[str, int]] = set()
-        """(unit, record) whose phoneme label was masked as unalignable (each logged once)."""
+        self._dropped: set[tuple[str, str, int]] = set()
+        """(head, unit, record) whose label the run could not use (each logged once)."""
 
     @functools.cached_property
     def records(self) -> dict[str, Sequence[dict]]:
@@ -76,21 +77,19 @@ class CorpusSource:
         return record
 
     def row(self, unit: str, index: int, position: int) -> Row:
-        """The record as an assembler Row in run ids; a phoneme label CTC cannot align is dropped (and logged)."""
+        """The record as an assembler Row in run ids, every head's label through its spec's `to_run`.
+
+        A label the run cannot use (e.g. a phoneme sequence CTC cannot align) is masked and logged once.
+        """
         record = self.read(unit, index)
-        frames = int(record["num_frames"])
-        category = int(record["category"])
-        phonemes = self.phoneme_table[record["phonemes"]]
-        if not buckets.ctc_alignable(phonemes, frames):
-            if len(phonemes) and (unit, index) not in self._unaligned:
-                self._unaligned.add((unit, index))
-                log.info("%s %s record %d: %d phonemes (%d adjacent repeats) cannot be aligned in %d encoder "
-                         "frames: phoneme label masked", self.prepared.corpus, unit, index, len(phonemes),
-                         int(np.sum(phonemes[1:] == phonemes[:-1])), int(buckets.encoder_frames(frames)))
-            phonemes = phonemes[:0]
-        return Row(logmel=record["logmel"], mean=self.mean, std=self.std,
-                   category=int(self.category_table[category]) if category >= 0 else labels.MISSING,
-                   intensity=float(record["intensity"]), gender=int(record["gender"]), phonemes=phonemes,
+        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]))
+        values = {}
+        for spec in head_specs():
+            values[spec.label], dropped = spec.data.to_run(record[spec.label], tables)
+            if dropped and (spec.name, unit, index) not in self._dropped:
+                self._dropped.add((spec.name, unit, index))
+                log.info("%s %s record %d: %s: %s label masked", self.prepared.corpus, unit, index, dropped, spec.name)
+        return Row(logmel=record["logmel"], mean=self.mean, std=self.std, labels=values,
                    corpus_id=self.corpus_id, index=position)
 
 

@@ -34,7 +34,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from tqdm import tqdm
 
-from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.heads import head_names
 from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.model.params import count_params
@@ -51,8 +51,12 @@ from speecheq_jax.train.preemption import Preemption
 from speecheq_jax.train.throughput import ThroughputWindow
 
 log = logging.getLogger(__name__)
-_CONSOLE_KEYS = ("train/loss", *(f"train/loss_{head}" for head in HEAD_NAMES), "train/examples_per_s", "train/data_wait",
-                 "train/cores_busy")
+
+
+def _console_keys() -> tuple[str, ...]:
+    """The train metrics a console log line shows: the losses of every registered head, throughput."""
+    return ("train/loss", *(f"train/loss_{head}" for head in head_names()), "train/examples_per_s",
+            "train/data_wait", "train/cores_busy")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict | None:
@@ -144,7 +148,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpoint_li
                 scalars = window.summarize(host)
                 writer.write(step, scalars)
                 bar.set_postfix(loss=f"{scalars['train/loss']:.3f}")
-                log.info(format_line(step, scalars, _CONSOLE_KEYS))
+                log.info(format_line(step, scalars, _console_keys()))
                 pending, window_step = [], step + 1
                 window.reset()
             if at_eval:

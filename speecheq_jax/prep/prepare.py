@@ -95,15 +95,19 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
                  synth: Mapping | None = None, strict: bool = False) -> CorpusBuilder:
     """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder).
 
-    `synth` applies only to a corpus that generates itself; for the others it is ignored.
+    `synth` overrides the generation parameters of a corpus that generates itself; for the others it
+    is ignored. The dataset's identity (the BuilderConfig name) hashes only the label options this
+    corpus reads (`CorpusSpec.label_option_names`) and, for a generated corpus, its parameters with
+    their defaults filled in: changing IEMOCAP's arousal option leaves CASIA's dataset as it is.
     """
     spec = registry.get(corpus)
     if not isinstance(label_options, labels.LabelOptions):
         label_options = labels.LabelOptions.from_mapping(label_options)
+    relevant = {name: getattr(label_options, name) for name in spec.label_option_names()}
     config = CorpusConfig(
         root=None if root is None else str(Path(root).expanduser().resolve()),
-        label_options=label_options,
-        synth=dict(synth) if synth is not None and not spec.needs_root else None,
+        label_options=labels.LabelOptions(**relevant),
+        synth=None if spec.needs_root else spec.generate_parameters(synth),
     )
     builder_cls = builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.

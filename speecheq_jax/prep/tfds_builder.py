@@ -48,6 +48,7 @@ from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.errors import DataError
 from speecheq_jax.features import logmel
 from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.heads import head_specs
 from speecheq_jax.utterance import Utterance
 
 VERSION = tfds.core.Version("1.0.0")
@@ -58,19 +59,25 @@ UNIT_TABLE_KEYS = ("id", "speaker", "lang", "native_label", "num_frames", "num_p
 """Per-record columns stored in the metadata per unit, in record order (lengths for bucketing, ids for reports)."""
 
 _BYTES = tfds.features.Encoding.BYTES
-EXAMPLE_FEATURES = tfds.features.FeaturesDict({
-    "id": tfds.features.Text(),
-    "corpus": tfds.features.Text(),
-    "speaker": tfds.features.Text(),
-    "lang": tfds.features.Text(),
-    "native_label": tfds.features.Text(),
-    "logmel": tfds.features.Tensor(shape=(None, NUM_MELS), dtype=np.float16, encoding=_BYTES),
-    "num_frames": tfds.features.Scalar(dtype=np.int32),
-    "category": tfds.features.Scalar(dtype=np.int32),
-    "intensity": tfds.features.Scalar(dtype=np.float32),
-    "gender": tfds.features.Scalar(dtype=np.int32),
-    "phonemes": tfds.features.Tensor(shape=(None,), dtype=np.int32, encoding=_BYTES),
-})
+def example_features() -> tfds.features.FeaturesDict:
+    """The stored example: the utterance's ids and log-mel, then each registered head's label.
+
+    A head's label is stored under its `HeadSpec.label` key, a scalar or a variable-length int32
+    sequence as its `LabelPath` says, so a new head's label is prepared without a change here.
+    """
+    features = {
+        "id": tfds.features.Text(),
+        "corpus": tfds.features.Text(),
+        "speaker": tfds.features.Text(),
+        "lang": tfds.features.Text(),
+        "native_label": tfds.features.Text(),
+        "logmel": tfds.features.Tensor(shape=(None, NUM_MELS), dtype=np.float16, encoding=_BYTES),
+        "num_frames": tfds.features.Scalar(dtype=np.int32),
+    }
+    for spec in head_specs():
+        features[spec.label] = (tfds.features.Tensor(shape=(None,), dtype=np.int32, encoding=_BYTES)
+                                if spec.data.sequence else tfds.features.Scalar(dtype=spec.data.dtype))
+    return tfds.features.FeaturesDict(features)
 
 
 class CorpusConfig(tfds.core.BuilderConfig):
@@ -80,9 +87,10 @@ class CorpusConfig(tfds.core.BuilderConfig):
       root: absolute raw-data directory, or None to use TFDS's `manual_dir`
         (a corpus the user gives) / a directory under the download dir (a
         corpus that generates itself).
-      label_options: `LabelOptions` fields as a plain dict.
+      label_options: `LabelOptions` fields as a plain dict (the fields the
+        corpus does not read at their defaults: `prepare.make_builder`).
       synth: generation parameters of a corpus that generates itself (for
-        SEQD-synth: num, seed, langs), else None.
+        SEQD-synth: num, seed, langs), defaults filled in, else None.
     """
 
     def __init__(self, *, root: str | None = None, label_options: labels.LabelOptions = labels.LabelOptions(),
@@ -139,7 +147,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return tfds.core.DatasetInfo(
             builder=self,
             description=f"{self.SPEC.name} as log-mel (80 bins, 10 ms) with unified SpeechEQ labels.",
-            features=EXAMPLE_FEATURES,
+            features=example_features(),
             metadata=tfds.core.MetadataDict(),
             disable_shuffling=True,
         )
@@ -232,10 +240,7 @@ def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) ->
         "native_label": utt.native_label,
         "logmel": logmel.astype(np.float16),
         "num_frames": int(logmel.shape[0]),
-        "category": labels.MISSING if utt.category is None else labels.CATEGORY_INDEX[utt.category],
-        "intensity": labels.MISSING if utt.intensity is None else utt.intensity,
-        "gender": labels.MISSING if utt.gender is None else labels.GENDER_INDEX[utt.gender],
-        "phonemes": np.array([phoneme_ids[p] for p in utt.phonemes or ()], dtype=np.int32),
+        **{spec.label: spec.data.from_utterance(utt, phoneme_ids) for spec in head_specs()},
     }
 
 

@@ -45,7 +45,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from speecheq_jax.errors import DataError
-from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.heads import head_names
 from speecheq_jax.run_config import ConfigError
 from speecheq_jax.train import checkpoint_files
 from speecheq_jax.train.state import TrainState
@@ -99,7 +99,7 @@ def best_metric_name(config: ml_collections.ConfigDict) -> str:
     heads = tuple(config.model.heads)
     if "category" in heads:
         return "valid/overall/category/ua"
-    first = next(h for h in HEAD_NAMES if h in heads)
+    first = next(h for h in head_names() if h in heads)
     return f"valid/loss/{first}"
 
 

@@ -25,7 +25,7 @@ from jax.sharding import Mesh
 from tqdm import tqdm
 
 from speecheq_jax.frames import SUBSAMPLING
-from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.heads import head_names
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import multitask_loss
@@ -43,12 +43,12 @@ def abstract_batch(shape: Shape, mesh: Mesh, group_totals: bool = False) -> dict
     """ShapeDtypeStructs of every Batch field for one bucket, sharded like real batches.
 
     `group_totals`: the batch also carries its accumulation group's label counts (`multitask_loss.TOTALS_KEY`,
-    float32 [B, len(HEAD_NAMES)]), as training batches do when `optim.accumulate` > 1.
+    float32 [B, len(head_names())]), as training batches do when `optim.accumulate` > 1.
     """
     sharding = mesh_lib.batch_sharding(mesh)
     fields = dict(batch_lib.shapes(*shape))
     if group_totals:
-        fields[multitask_loss.TOTALS_KEY] = ((shape[0], len(HEAD_NAMES)), np.float32)
+        fields[multitask_loss.TOTALS_KEY] = ((shape[0], len(head_names())), np.float32)
     return {key: jax.ShapeDtypeStruct(field_shape, dtype, sharding=sharding)
             for key, (field_shape, dtype) in fields.items()}
 

@@ -24,13 +24,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from speecheq_jax.frames import SUBSAMPLING
-from speecheq_jax.heads import HEAD_NAMES, head_specs
+from speecheq_jax.frames import encoder_frames
+from speecheq_jax.heads import head_names, head_specs
 from speecheq_jax.heads.contract import LossOptions
 from speecheq_jax.model.speecheq import ModelOutput
 
 TOTALS_KEY = "label_totals"
-"""Optional Batch field, float32 [B, len(HEAD_NAMES)]: every row holds the labelled count per task (HEAD_NAMES
+"""Optional Batch field, float32 [B, len(head_names())]: every row holds the labelled count per task (head_names()
 order) of the whole accumulation group the micro-batch belongs to (train/accumulation.py)."""
 
 
@@ -40,9 +40,9 @@ def loss_options(tasks: ml_collections.ConfigDict) -> LossOptions:
 
 
 def label_counts(batch: dict[str, jax.Array]) -> jax.Array:
-    """float32 [len(HEAD_NAMES)]: per task, the examples of `batch` its loss averages over (as `task_losses` counts)."""
-    out_lengths = (jnp.sum(batch["frame_mask"], axis=-1) + SUBSAMPLING - 1) // SUBSAMPLING
-    return jnp.stack([spec.label_count(batch, out_lengths) for spec in head_specs(HEAD_NAMES)]).astype(jnp.float32)
+    """float32 [len(head_names())]: per task, the examples of `batch` its loss averages over (as `task_losses` counts)."""
+    out_lengths = encoder_frames(jnp.sum(batch["frame_mask"], axis=-1))
+    return jnp.stack([spec.label_count(batch, out_lengths) for spec in head_specs(head_names())]).astype(jnp.float32)
 
 
 def group_totals(batch: dict[str, jax.Array]) -> dict[str, jax.Array] | None:
@@ -50,7 +50,7 @@ def group_totals(batch: dict[str, jax.Array]) -> dict[str, jax.Array] | None:
     if TOTALS_KEY not in batch:
         return None
     totals = jnp.max(batch[TOTALS_KEY], axis=0)
-    return {task: totals[i] for i, task in enumerate(HEAD_NAMES)}
+    return {task: totals[i] for i, task in enumerate(head_names())}
 
 
 def task_losses(output: ModelOutput, batch: dict[str, jax.Array], options: LossOptions = LossOptions()
@@ -64,6 +64,13 @@ def task_losses(output: ModelOutput, batch: dict[str, jax.Array], options: LossO
     """
     return {spec.name: spec.loss(output.heads[spec.name], output.out_mask, batch, options)
             for spec in head_specs(output.heads)}
+
+
+def task_weights(tasks: ml_collections.ConfigDict) -> dict[str, float]:
+    """Head -> static loss weight: `tasks.weights[head]` where the config sets it, else the spec's default."""
+    weights = dict(tasks.weights)
+    return {spec.name: spec.default_weight if weights.get(spec.name) is None else float(weights[spec.name])
+            for spec in head_specs()}
 
 
 def combine(losses: dict[str, tuple[jax.Array, jax.Array]], weights: dict[str, float],

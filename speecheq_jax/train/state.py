@@ -21,7 +21,7 @@ import ml_collections
 from flax import nnx
 from jax.sharding import Mesh
 
-from speecheq_jax.heads import HEAD_NAMES
+from speecheq_jax.heads import head_names
 from speecheq_jax.model.speecheq import SpeechEQ
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.optimizer import make_optimizer
@@ -50,10 +50,10 @@ class Trainable(nnx.Module):
 def enabled_tasks(config: ml_collections.ConfigDict) -> tuple[str, ...]:
     """Tasks the run trains, in the head registry's order, from the model's heads."""
     heads = tuple(config.model.heads)
-    unknown = sorted(set(heads) - set(HEAD_NAMES))
+    unknown = sorted(set(heads) - set(head_names()))
     if unknown:
-        raise ValueError(f"model.heads has unknown head(s) {unknown}; known: {HEAD_NAMES}")
-    return tuple(t for t in HEAD_NAMES if t in heads)
+        raise ValueError(f"model.heads has unknown head(s) {unknown}; known: {head_names()}")
+    return tuple(t for t in head_names() if t in heads)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,7 +32,7 @@ def _loss_and_metrics(trainable, batch: Batch, config: ml_collections.ConfigDict
     output = trainable.model(batch)
     task = losses_lib.task_losses(output, batch, losses_lib.loss_options(config.tasks))
     log_vars = trainable.log_vars.as_dict() if trainable.log_vars is not None else None
-    total, effective = losses_lib.combine(task, dict(config.tasks.weights), log_vars,
+    total, effective = losses_lib.combine(task, losses_lib.task_weights(config.tasks), log_vars,
                                           totals=losses_lib.group_totals(batch), accumulate=config.optim.accumulate)
     metrics = {"loss": total}
     for name, (loss, count) in task.items():

@@ -2,29 +2,42 @@
 
 This module is the toy head's spec module (`SPEC`); the fixture adds its registry line. The
 model, the train step's loss, evaluation, metrics, the report and prediction records then handle
-it without a change anywhere else.
+it without a change anywhere else; so do preparation and the input pipeline: the end-to-end test
+reads a toy corpus whose reader puts the label in `Utterance.extra_labels`, prepares it with the
+real TFDS builder and trains two steps through the real Grain pipeline.
 """
 
 from __future__ import annotations
 
+import json
 import types
 
 import jax
 import numpy as np
 import pytest
+import soundfile
+import tensorflow_datasets as tfds
 from flax import nnx
 
+from speecheq_jax import labels
+from speecheq_jax.corpora import protocols, registry
+from speecheq_jax.corpora.corpus_data import Exclusions, RawUtterance, require_root, wav_files
+from speecheq_jax.corpora.corpus_spec import CorpusSpec
+from speecheq_jax.corpora.unify import unify
 from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.prediction_io import prediction_records
 from speecheq_jax.eval.report import write_report
 from speecheq_jax.heads import HEAD_MODULES, head_specs, masked_losses
-from speecheq_jax.heads.contract import Column, HeadSpec, Kind, utterance_label_count
+from speecheq_jax.heads.contract import Column, HeadSpec, Kind, extra_label, utterance_label_count
+from speecheq_jax.input import pipeline
+from speecheq_jax.jobs.train_and_evaluate import train_and_evaluate
 from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
+from speecheq_jax.prep import prepare
 from speecheq_jax.run_config import base_config
+from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import step as step_lib
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
-
-pytestmark = pytest.mark.unit
+from tests.tiny_run import tiny_demo_config
 
 
 def _valence_metrics(true, predicted, group):
@@ -39,6 +52,8 @@ SPEC = HeadSpec(
     kind=Kind.UTTERANCE_REGRESSION,
     label="valence",
     label_mask="valence_mask",
+    data=extra_label("valence"),
+    default_weight=0.5,
     output_size=lambda sizes: 1,
     activation=lambda logit: jax.nn.sigmoid(logit[:, 0]),
     loss=lambda pred, out_mask, batch, options: masked_losses.regression_loss(pred, batch["valence"], batch["valence_mask"]),
@@ -69,6 +84,7 @@ def _batch():
     return batch
 
 
+@pytest.mark.unit
 def test_a_registered_toy_head_trains_evaluates_reports_and_predicts(valence_registered, tmp_path):
     assert [spec.name for spec in head_specs(["valence", "category"])] == ["category", "valence"]
     config = small_config(heads=("category", "valence"), num_layers=1, d_model=32, num_heads=2,
@@ -111,3 +127,66 @@ def test_a_registered_toy_head_trains_evaluates_reports_and_predicts(valence_reg
     card = {"labels": {"categories": list("abcdef"), "genders": ["F", "M"]}, "phonemes": []}
     (record,) = prediction_records(["x.wav"], jax.device_get(outputs), card)
     assert record["valence"] == round(float(outputs["valence"][0]), 6) and "category" in record
+
+
+# --- the end-to-end data path: a toy corpus carrying the toy label -------------------------------
+TOY_SPEAKERS = ("v1F", "v2M", "v3F", "v4M", "v5F", "v6M")
+TOY_FILES = {"calm_0": 0.1, "calm_1": 0.3, "mad_2": 0.7, "mad_3": 0.9}
+"""<speaker>/<emotion>_<n>.wav -> its valence."""
+
+
+def _read_valence_corpus(root, options):
+    root = require_root(root, "valence_toy", "<speaker>/<emotion>_<n>.wav")
+    excluded = Exclusions(options.strict)
+    raws = [RawUtterance(id=f"{folder.name}_{wav.stem}", audio_path=wav, speaker=folder.name, gender=folder.name[-1],
+                         lang="eng", text=None, native_label=wav.stem.split("_")[0], group="", source=str(wav),
+                         extra_labels={"valence": TOY_FILES[wav.stem]})
+            for folder in sorted(p for p in root.iterdir() if p.is_dir()) for wav in wav_files(folder, excluded)]
+    return unify(VALENCE_CORPUS, root, raws, options, excluded)
+
+
+VALENCE_CORPUS = CorpusSpec(
+    name="valence_toy", title="Valence toy", read=_read_valence_corpus, layout="<speaker>/<emotion>_<n>.wav",
+    protocols=(protocols.SPEAKER_INDEPENDENT,),
+    labels=labels.CorpusLabels(categories={"calm": "neutral", "mad": "angry"}),
+)
+
+
+@pytest.fixture
+def valence_corpus(monkeypatch, tmp_path):
+    monkeypatch.setattr(registry, "SPECS", dict(registry.SPECS))
+    registry.register(VALENCE_CORPUS)
+    rng = np.random.default_rng(0)
+    for speaker in TOY_SPEAKERS:
+        (tmp_path / "corpus" / speaker).mkdir(parents=True)
+        for name in TOY_FILES:
+            wave = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000) + 0.01 * rng.standard_normal(8000)
+            soundfile.write(tmp_path / "corpus" / speaker / f"{name}.wav", wave.astype(np.float32), 16000)
+    return tmp_path / "corpus"
+
+
+@pytest.mark.integration
+def test_a_new_heads_label_is_prepared_batched_and_trained(valence_registered, valence_corpus, tmp_path):
+    prepared = prepare.prepare("valence_toy", tmp_path / "data", root=valence_corpus, progress=False)
+    record = tfds.builder_from_directory(str(prepared.path)).as_data_source()["v1F"][0]
+    assert np.float32(record["valence"]) in np.float32(list(TOY_FILES.values()))
+
+    config = tiny_demo_config(tmp_path / "data", steps=2)
+    config.data.corpora = [{"name": "valence_toy", "root": str(valence_corpus), "fold": "fold1", "protocol": None,
+                            "weight": 1.0}]
+    config.data.buckets = (64,)
+    config.data.batch_size = 8
+    config.model.heads = ("category", "valence")
+    config.train.best_metric = "valid/overall/valence/mae"
+    batch = next(iter(pipeline.make_train_iterator(config.data, mesh_lib.make_mesh(config))))
+    batch = jax.device_get(batch)
+    assert batch["valence"].shape == (8,) and batch["valence_mask"].all()
+    assert np.isin(batch["valence"], np.float32(list(TOY_FILES.values()))).all()
+
+    results = train_and_evaluate(config, tmp_path / "run")
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    trained = [line for line in lines if "train/loss_valence" in line]
+    assert trained and all(line["train/weight_valence"] == 0.5 and line["train/count_valence"] > 0 for line in trained)
+    test = results["test"]["overall"]
+    assert test["valence/n"] > 0 and test["valence/n"] % len(TOY_FILES) == 0  # whole test speakers, all labelled
+    assert 0.0 <= test["valence/mae"] <= 1.0

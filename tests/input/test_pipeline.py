@@ -59,7 +59,7 @@ def test_same_seed_same_batches_other_seed_other_order(config):
     first = _take(pipeline.make_train_iterator(config, None), 6)
     second = _take(pipeline.make_train_iterator(config, None), 6)
     for a, b in zip(first, second):
-        for key in batch_lib.KEYS:
+        for key in batch_lib.keys():
             np.testing.assert_array_equal(a[key], b[key])
     other = config.copy_and_resolve_references()
     other.seed = 1
@@ -76,7 +76,7 @@ def test_resume_mid_epoch_gives_the_same_batches(config):
     resumed = pipeline.make_train_iterator(config, None)
     resumed.set_state(state)
     for a, b in zip(expected, _take(resumed, 7)):
-        for key in batch_lib.KEYS:
+        for key in batch_lib.keys():
             np.testing.assert_array_equal(a[key], b[key])
 
 

@@ -57,7 +57,7 @@ def _params_after(config, batches):
 @pytest.mark.parametrize("weighting", ["uncertainty"])  # its scaling and presence terms cover static
 def test_accumulating_two_halves_equals_one_step_on_their_union(weighting):
     a, b = _halves()
-    union = {k: np.concatenate([a[k], b[k]]) for k in batch_lib.KEYS}
+    union = {k: np.concatenate([a[k], b[k]]) for k in batch_lib.keys()}
     accumulated = _params_after(_config(2, weighting), [a, b])
     whole = _params_after(_config(1, weighting), [union])
     initial = _params_after(_config(1, weighting), [])
