@@ -6,9 +6,10 @@ What is checked, per Markdown file (fenced code blocks are cut out first, then r
    Web links (`http:`, `https:`, `mailto:`) and pure anchors are not checked.
 2. Paths in inline code: a span of path characters only (`[A-Za-z0-9_.-/]`, so no `<placeholder>`,
    `*`, `~` or `:variant`) is a path when it holds a `/` but does not start with one (`/data/x`),
-   and either ends in `.py` or starts with a top-level entry of the repository or a folder of
-   `speecheq_jax/`; it must exist relative to the repository root or to `speecheq_jax/`. A bare file name ending in `.py` must be the name of some
-   file in the repository.
+   and either ends in `.py` or starts with a top-level entry of the repository (not one that
+   .gitignore ignores, such as `runs/`) or a folder of `speecheq_jax/`; it must exist relative
+   to the repository root or to `speecheq_jax/`. A bare file name ending in `.py` must be the
+   name of some file in the repository.
 3. Symbols in inline code: a span of dotted names (`a.b` or `a.b.c`, an optional call `(...)`
    at the end dropped; file names such as `metrics.json` are not symbols) must resolve:
    * `speecheq_jax.x.y` from the package;
@@ -36,6 +37,7 @@ tells you to create (a new corpus, a new head) in HOWTO_NEW_FILES.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import functools
 import re
 from pathlib import Path
@@ -47,9 +49,9 @@ REPO = Path(__file__).parents[1]
 PACKAGE = REPO / "speecheq_jax"
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
-# Written by other engineers at the same time as these docs; they exist once everything is merged.
-# TODO(lead): remove this constant (and its uses) after merging the scale-out, protocols and
-# predict-recordings changes.
+# Written on other branches at the same time as these docs (scale-out, cross-validation protocols,
+# predicting recordings); they exist once everything is merged. TODO(lead): remove this constant
+# and its three uses below after merging those branches.
 EXPECTED_SOON = frozenset({"docs/protocols.md", "docs/howto/scale-out.md", "docs/howto/predict-recordings.md"})
 # Files the how-tos tell the reader to create (examples, not part of the repository).
 HOWTO_NEW_FILES = frozenset({"speecheq_jax/corpora/emodb.py", "speecheq_jax/heads/valence.py", "configs/emodb.py"})
@@ -71,6 +73,15 @@ _MODULE_TOKEN = re.compile(r"speecheq_jax(?:\.\w+)+")
 
 
 # ---------------------------------------------------------------------------------------- the code
+
+
+@functools.cache
+def _top_level() -> frozenset[str]:
+    """The repository's top-level entries, less .git and what .gitignore ignores (.venv, runs/, ...)."""
+    ignore = [line.strip().strip("/") for line in (REPO / ".gitignore").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    return frozenset(p.name for p in REPO.iterdir()
+                     if p.name != ".git" and not any(fnmatch.fnmatch(p.name, pattern) for pattern in ignore))
 
 
 @functools.cache
@@ -162,7 +173,7 @@ def _is_path(span: str) -> bool:
     if not _PATH.fullmatch(span) or "/" not in span or span.startswith("/"):
         return False
     first = span.split("/", 1)[0]
-    return span.endswith(".py") or (REPO / first).exists() or (PACKAGE / first).is_dir()
+    return span.endswith(".py") or first in _top_level() or (PACKAGE / first).is_dir()
 
 
 def _path_problem(span: str) -> str | None:
@@ -176,7 +187,7 @@ def _path_problem(span: str) -> str | None:
 
 @functools.cache
 def _file_names() -> frozenset[str]:
-    return frozenset(p.name for p in REPO.rglob("*.py") if ".venv" not in p.parts)
+    return frozenset(p.name for top in _top_level() for p in (REPO / top).rglob("*.py"))
 
 
 def _symbol_problem(symbol: str) -> str | None:
