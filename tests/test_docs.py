@@ -51,7 +51,7 @@ DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
 # Written on other branches at the same time as these docs (scale-out, cross-validation protocols,
 # predicting recordings); they exist once everything is merged. TODO(lead): remove this constant
-# and its three uses below after merging those branches.
+# and its uses below (two checks and the self-test's `[soon]` link) after merging those branches.
 EXPECTED_SOON = frozenset({"docs/protocols.md", "docs/howto/scale-out.md", "docs/howto/predict-recordings.md"})
 # Files the how-tos tell the reader to create (examples, not part of the repository).
 HOWTO_NEW_FILES = frozenset({"speecheq_jax/corpora/emodb.py", "speecheq_jax/heads/valence.py", "configs/emodb.py"})
