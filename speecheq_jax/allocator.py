@@ -5,7 +5,7 @@ size S. glibc serves every block above its mmap threshold (32 MiB at most) with 
 returns it with `munmap` on free, so each step faults its temporaries in again page by page,
 in the kernel, while the other core waits. tcmalloc keeps freed pages for the next step. Measured
 on the 2-core reference machine: `bench/bench_model.py --sizes S` forward+backward 2,060 ms under
-glibc, 1,295 ms under tcmalloc; the README's main job spent 181 s of CPU in the kernel under
+glibc, 1,295 ms under tcmalloc; the main job (docs/benchmarks.md) spent 181 s of CPU in the kernel under
 glibc, 47 s under tcmalloc. glibc's own knobs (`MALLOC_MMAP_MAX_`, `MALLOC_TRIM_THRESHOLD_`, one
 arena) recovered less in our trials and put every thread's allocations behind one lock.
 

@@ -12,7 +12,7 @@ nothing but `json`):
     labels           categories [C] (index = category output), genders [2]
     phonemes         the run vocabulary: CTC output id i + 1 is phonemes[i], 0 is blank
     cmvn             pooled {mean [80], std [80]} (used on raw audio) and per corpus
-    features         log-mel parameters (data/logmel.py), the model's time
+    features         log-mel parameters (features/logmel.py), the model's time
                      subsampling, the shortest audio prediction accepts
     buckets          frame lengths the model was trained and evaluated on
     training_data    per corpus: protocol, fold, units and example counts of
@@ -41,7 +41,7 @@ CARD_FILE = "model_card.json"
 
 
 def feature_parameters() -> dict[str, Any]:
-    """The log-mel definition (data/logmel.py) and the input limits of the model."""
+    """The log-mel definition (features/logmel.py) and the input limits of the model."""
     return {
         "sample_rate": logmel.SAMPLE_RATE, "n_fft": logmel.N_FFT, "win_length": logmel.WIN_LENGTH,
         "hop_length": logmel.HOP_LENGTH, "num_mels": NUM_MELS, "log_floor": logmel.LOG_FLOOR,

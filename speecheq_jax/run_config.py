@@ -64,7 +64,7 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
         # A checkpoint without validation metrics (for resume only) between validations.
         "checkpoint_every": 500,
         "keep_latest": 2, "keep_best": 1,
-        # Model selection: validation only. Keys are flattened metrics (app.evaluate.flatten), e.g.
+        # Model selection: validation only. Keys are flattened metrics (jobs.evaluate_checkpoint.flatten), e.g.
         # "valid/overall/eq", "valid/overall/phoneme/per"; the direction follows from the name
         # (train.checkpoint.metric_mode). "auto": UA with a category head, else a head's loss.
         "best_metric": "auto",

@@ -21,13 +21,13 @@ class Utterance:
     Attributes:
       id: unique within the corpus (e.g. 'Ses01F_impro01_F000').
       audio_path: path of the WAV file.
-      corpus: corpus name (see `data.corpora.registry.names()`).
+      corpus: corpus name (see `corpora.registry.names()`).
       speaker: speaker id, unique within the corpus (e.g. 'Ses01F' for the
         female actor of IEMOCAP session 1).
       gender: 'F', 'M' or None when unknown.
       lang: ISO 639-3 language code ('eng', 'cmn').
       text: transcript, or None.
-      phonemes: phoneme tokens (shared inventory, see `data.g2p`), or None.
+      phonemes: phoneme tokens (shared inventory, see `features.g2p`), or None.
       category: unified category name, or None (masked).
       intensity: intensity on [0, 1], or None (masked).
       native_label: the corpus's own label, kept verbatim for reports.

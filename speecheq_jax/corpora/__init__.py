@@ -1,7 +1,7 @@
 """Corpus readers: one module per corpus layout, each ending with its `CorpusSpec`.
 
 `read_corpus(name, root)` is the one entry point; `registry` lists the
-corpora, `folds.make_folds` turns a read corpus into its evaluation protocol,
+corpora, `protocols.make_folds` turns a read corpus into its evaluation protocol,
 `summary` reports both. Files a reader cannot use are excluded and named
 (`CorpusData.excluded_files`), or with strict=True stop the read
 (`StrictExclusionError`).
@@ -35,7 +35,7 @@ def read_corpus(
       root: the corpus folder (for 'manifest': the manifest file or its folder).
       options: the run's label options.
       phonemize: run g2p on transcripts (slow on large corpora; off for summaries).
-      check_audio: decode every audio file and exclude unusable ones (audio_check).
+      check_audio: decode every audio file and exclude unusable ones (features.audio_file).
       strict: a file that would be excluded is an error instead.
     """
     options = ReadOptions(labels=options, phonemize=phonemize, check_audio=check_audio, strict=strict)

@@ -3,7 +3,7 @@
 A reader only parses its corpus's layout into `RawUtterance`s (native codes,
 where each came from) and calls `unify.unify`, which maps labels through its
 spec's `labels.CorpusLabels`, checks every audio file
-(`audio_check.check_file`), phonemizes transcripts and counts whatever it
+(`audio_file.check_file`), phonemizes transcripts and counts whatever it
 excludes. So the rules "errors name the file and line" and "nothing is
 dropped silently" are enforced once for every corpus.
 
@@ -119,7 +119,7 @@ class ReadOptions:
       labels: the run's label options.
       phonemize: run g2p on transcripts (off in tests of label parsing: speed).
       check_audio: decode every audio file and exclude unusable ones
-        (audio_check.check_file: missing, empty, undecodable, silent, too short).
+        (audio_file.check_file: missing, empty, undecodable, silent, too short).
       strict: any defect (a file that would be excluded) is an error instead.
     """
 

@@ -1,8 +1,8 @@
 """`Predictions`: the host-side record of one evaluation, truth and predictions per head.
 
-The evaluation loop (eval/evaluate.py) builds it from the eval step's outputs with padding
+The evaluation loop (eval/evaluator.py) builds it from the eval step's outputs with padding
 removed; the metrics (eval/metrics.py) read it. Values per head are those of the head's kind
-(heads/spec.py): utterance truth [N] (-1 = none), classification probabilities [N, K] (or logits:
+(heads/contract.py): utterance truth [N] (-1 = none), classification probabilities [N, K] (or logits:
 only the argmax is used), regression values [N], CTC id sequences (empty truth = none).
 """
 

@@ -60,7 +60,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "python -m speecheq_jax.predict --model EXPORT_DIR --input clip.wav more_clips/ --output predictions.jsonl",
         "```", "",
         f"ONNX (`{'`, `'.join(onnx['files'].values())}`): inputs `logmel` float32 [B, T, 80] (log-mel of "
-        f"data/features.py, CMVN-normalised with `cmvn.pooled` of model_card.json, zero on padding) and "
+        f"features/logmel.py, CMVN-normalised with `cmvn.pooled` of model_card.json, zero on padding) and "
         f"`frame_mask` bool [B, T]; B is free, T is fixed per file. Outputs: {', '.join(onnx['outputs'])}.",
         "",
         f"StableHLO (`{export['stablehlo']['file']}`): the same function with any B and any T multiple of 4; "

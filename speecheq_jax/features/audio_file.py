@@ -1,6 +1,6 @@
 """The one place that decides whether an audio file is usable, and decodes it.
 
-Every corpus read (`corpora.base.unify`) calls `check_file` on each audio
+Every corpus read (`corpora.unify.unify`) calls `check_file` on each audio
 file, so the same rules hold for all corpora, for `summarize` and for the
 TFDS builders: a file is usable when it exists, is not empty, has a readable
 header with samples, decodes, is not all zeros and lasts at least

@@ -5,11 +5,11 @@
     phoneme    frame-level CTC over the run's phoneme vocabulary      heads/phoneme.py
     gender     utterance classification over labels.GENDERS           heads/gender.py
 
-A spec (`heads.spec.HeadSpec`) says everything the project needs to know about one head: how the
+A spec (`heads.contract.HeadSpec`) says everything the project needs to know about one head: how the
 model builds it, its loss, what the eval step outputs for it, its metric function, its report
 columns and its prediction fields. The model, losses, eval step, evaluation, metrics, reports,
 prediction and export iterate over the registry and never name a head. Adding a head is one spec
-module plus one line in `HEAD_MODULES` (docs/ARCHITECTURE.md, "Adding a head").
+module plus one line in `HEAD_MODULES` (docs/howto/add-a-head.md).
 
 This file imports no JAX (configs read `HEAD_NAMES` without it); the spec modules are imported on
 first use.
@@ -32,7 +32,7 @@ HEAD_MODULES: dict[str, str] = {
     "gender": "speecheq_jax.heads.gender",
 }
 """Head name -> the module whose `SPEC` defines it. The order is the heads' order everywhere: losses,
-the accumulation counts (`train.losses.TOTALS_KEY` columns), task log-variances, metrics, reports."""
+the accumulation counts (`train.multitask_loss.TOTALS_KEY` columns), task log-variances, metrics, reports."""
 
 HEAD_NAMES: tuple[str, ...] = tuple(HEAD_MODULES)
 """The built-in heads (configs read it). Code that runs a model reads `head_names()`, which also

@@ -9,9 +9,9 @@ The consumers and the spec fields they read:
 |   assemble.py)                             |                                                     |
 | loss weights (train/multitask_loss.py)     | default_weight                                      |
 | model (model/speecheq.py)                  | kind, output_size, activation                       |
-| losses, accumulation (train/masked_losses.py)     | loss, label_count                                   |
+| losses, accumulation (train/multitask_loss.py)    | loss, label_count                                   |
 | eval step and export (`prediction_outputs`)| eval_output, eval_transform                         |
-| evaluation (eval/evaluate.py)              | label, label_mask, kind (truth_from_batch,          |
+| evaluation (eval/evaluator.py)             | label, label_mask, kind (truth_from_batch,          |
 |                                            | predictions_from_outputs)                           |
 | metrics (eval/metrics.py)                  | metrics, bad_truth                                  |
 | report, model card                         | headline_columns, count_columns                     |

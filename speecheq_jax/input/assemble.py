@@ -3,7 +3,7 @@
 Training, evaluation and prediction all build their batches here, so a
 log-mel is normalised, padded and masked the same way whether it came from a
 prepared dataset or from raw audio, and the padding-exact masking of the Batch
-contract (`data/batch.py`: zeros and False masks on every padded frame, token
+contract (`input/batch.py`: zeros and False masks on every padded frame, token
 and row) holds by construction. Numpy only.
 """
 
@@ -51,7 +51,7 @@ def assemble(rows: Sequence[Row], batch_size: int, frames: int) -> dict[str, np.
       batch_size: B.
       frames: T, the bucket.
     Returns:
-      the Batch (`data/batch.py`): logmel [B, T, F] CMVN-normalised, masks
+      the Batch (`input/batch.py`): logmel [B, T, F] CMVN-normalised, masks
       True exactly on real frames, tokens and labels; padding rows have
       `example_mask` False and `index` -1.
     """

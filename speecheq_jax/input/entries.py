@@ -2,7 +2,7 @@
 
 Every configured corpus contributes its fold's units of one split, in fold
 order, each unit's records in record order; position i of the index is one
-example. Batch plans (`data/buckets.py`) and the host tables of evaluation
+example. Batch plans (`input/buckets.py`) and the host tables of evaluation
 are expressed in these positions.
 """
 

@@ -54,7 +54,7 @@ def default_model_config(size: str = "tiny") -> ml_collections.ConfigDict:
             # matmuls with weights, recompute the cheap rest), "none" (store every activation) or
             # "full". "dots" is the fastest on a CPU: a scan copies every stored activation into
             # its per-layer stack, which costs more than recomputing the element-wise ops (the
-            # README's main job, back to back: 3 min 55 s against 4 min 12 s with "none").
+            # main job in docs/benchmarks.md, back to back: 3 min 55 s against 4 min 12 s with "none").
             "remat": "dots",
             # Blocks per iteration of the layer scan: 1 compiles one block whatever the depth;
             # num_layers unrolls them all (XLA then sees, and counts the FLOPs of, every layer).

@@ -6,14 +6,14 @@ says how to read the corpus and whether it is generated first. Here:
 
 * the corpus reader (`spec.read`) maps labels into the unified space
   under the config's `LabelOptions` and checks every audio file
-  (`audio_check`); the applied mapping, exclusions (counts by reason, and each
+  (`features.audio_file`); the applied mapping, exclusions (counts by reason, and each
   excluded file with its reason) and per-category counts are printed and
   stored in the metadata. The folds are made from the usable files only (TFDS
   refuses an empty split, so unusable audio is found before the splits are
   defined, not while they are written). `strict=True` makes any exclusion an
   error;
 * every utterance is stored once, in the TFDS split of its unit (a sanitised
-  speaker id, `corpora.folds.unit_of`); folds are lists of units, stored for
+  speaker id, `corpora.protocols.unit_of`); folds are lists of units, stored for
   every protocol of the corpus, so a fold's train set is a union of splits;
 * records follow the Example schema (docs/ARCHITECTURE.md, "Contracts"), written
   in generation order (`disable_shuffling`), so the per-split lengths stored in
@@ -48,7 +48,7 @@ from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.errors import DataError
 from speecheq_jax.features import logmel
 from speecheq_jax.frames import NUM_MELS
-from speecheq_jax.heads import head_specs
+from speecheq_jax.heads import HEAD_NAMES, head_specs
 from speecheq_jax.utterance import Utterance
 
 VERSION = tfds.core.Version("1.0.0")
@@ -91,6 +91,8 @@ class CorpusConfig(tfds.core.BuilderConfig):
         corpus does not read at their defaults: `prepare.make_builder`).
       synth: generation parameters of a corpus that generates itself (for
         SEQD-synth: num, seed, langs), defaults filled in, else None.
+      extra_labels: the stored label keys of heads registered beyond the built-in
+        four (absent when there are none, so the built-in datasets keep their names).
     """
 
     def __init__(self, *, root: str | None = None, label_options: labels.LabelOptions = labels.LabelOptions(),
@@ -100,6 +102,10 @@ class CorpusConfig(tfds.core.BuilderConfig):
             "label_options": _options_dict(label_options),
             "synth": synth,
         }
+        # A head registered beyond the built-in four stores one more label: its own dataset.
+        extra = [spec.label for spec in head_specs() if spec.name not in HEAD_NAMES]
+        if extra:
+            self.params["extra_labels"] = extra
         digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
         super().__init__(name=f"c{digest}", version=VERSION, description=json.dumps(self.params, sort_keys=True))
 

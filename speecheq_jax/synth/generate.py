@@ -2,13 +2,13 @@
 
 The real emotion corpora cannot be downloaded here and some are licensed, so
 the project ships this generator: espeak-ng speaks the project's own sentences
-with 12 speakers per language (`synth_voices`), each utterance in one of 6
+with 12 speakers per language (`synth.voices`), each utterance in one of 6
 emotions at intensity 1..3 (neutral 0), and sox colours and band-limits it.
 The corpus carries signal for all four heads (category, intensity, phonemes,
 gender) and a fixed speaker-disjoint train/valid/test split.
 
 Rendering one utterance (espeak-ng + sox as external processes) is
-`synth_render`; this module plans the corpus and writes it.
+`synth.render`; this module plans the corpus and writes it.
 
 Determinism: the plan (who says what, how) comes from the seed alone, and each
 utterance's jitter from an RNG seeded by (seed, index), so the same seed gives

@@ -1,6 +1,6 @@
 """Rendering ONE planned SEQD-synth utterance: espeak-ng speaks it, sox colours it, noise is added.
 
-`synth.plan` decides who says what with which emotion (a `Job`); `render`
+`synth.generate.plan` decides who says what with which emotion (a `Job`); `render`
 turns a Job into a 16 kHz PCM16 WAV and its manifest record. espeak-ng is
 GPL-3, so both programs run as external processes only; speakers are
 espeak-ng voice variants written into a private `--path` data directory

@@ -1,7 +1,7 @@
 """The run's loss: every configured head's masked loss (its spec, speecheq_jax/heads/), combined.
 
 Each head's loss is averaged over the examples of the GLOBAL batch that carry its label, with
-masked labels removed by `where` (heads/losses.py), then scaled per head.
+masked labels removed by `where` (heads/masked_losses.py), then scaled per head.
 
 Combination (`combine`): static weights w_t from config, or learned
 uncertainty weighting (Kendall et al., 2018): L = sum_t w_t (exp(-s_t) L_t + s_t)

@@ -1,4 +1,4 @@
-"""The run-time leak check on stored folds (through corpora.folds.check_speaker_disjoint)."""
+"""The run-time leak check on stored folds (through corpora.protocols.check_speaker_disjoint)."""
 
 from __future__ import annotations
 
