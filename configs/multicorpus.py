@@ -18,8 +18,8 @@ from speecheq_jax.corpora import registry
 from speecheq_jax.model.model_config import HEAD_NAMES
 from speecheq_jax.run_config import base_config, parse_arg
 
-_GIVEN = tuple(name for name, spec in registry.SPECS.items() if spec.needs_root)
-_GENERATED = tuple(name for name, spec in registry.SPECS.items() if not spec.needs_root)
+_GIVEN = tuple(name for name in registry.MODULES if name not in registry.GENERATED)
+_GENERATED = registry.GENERATED
 
 
 def get_config(arg: str | None = None):

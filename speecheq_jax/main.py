@@ -3,9 +3,13 @@ r"""Entry point: prepare data, train, evaluate checkpoints, predict, export.
   python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo
   python -m speecheq_jax.main --config configs/iemocap.py:fold=session3,size=S \
       --config.data.corpora.0.root=/data/IEMOCAP_full_release --workdir runs/iemocap3
-  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode evaluate --checkpoint best
-  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode predict --input a.wav dir/
-  python -m speecheq_jax.main --config configs/demo.py --workdir runs/demo --mode export --checkpoint best
+  python -m speecheq_jax.main --workdir runs/demo --mode evaluate --checkpoint best
+  python -m speecheq_jax.main --workdir runs/demo --mode predict --input a.wav dir/
+  python -m speecheq_jax.main --workdir runs/demo --mode export --checkpoint best
+
+evaluate, predict and export build the model from the config stored with the checkpoint: they need
+only the run directory and the checkpoint's name. A --config given to them may only move the data
+(data.data_dir) or change the mesh and batch size for this machine.
 
 A mistyped config key or a bad value is reported in one line, not a traceback;
 so is bad data (a missing corpus root, an unwritable data_dir, a full disk:
@@ -52,12 +56,14 @@ def _parse_flags(argv: list[str]) -> list[str]:
     try:
         rest = flags.FLAGS(argv)
         config = _CONFIG.value
-        if not isinstance(config, ml_collections.ConfigDict):
+        if config is not None and not isinstance(config, ml_collections.ConfigDict):
             config.name  # an _ErrorConfig raises the loading error on access
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError, SyntaxError) as e:
         sys.exit(f"config error: {_describe(e, argv)}")
-    if _CONFIG.value is None or _WORKDIR.value is None:
-        sys.exit("usage: python -m speecheq_jax.main --config configs/NAME.py[:ARG] --workdir DIR [--mode ...]")
+    needs_config = _MODE.value in ("train", "prepare")
+    if (needs_config and _CONFIG.value is None) or _WORKDIR.value is None:
+        sys.exit("usage: python -m speecheq_jax.main --config configs/NAME.py[:ARG] --workdir DIR [--mode ...] "
+                 "(evaluate, predict, export: --workdir DIR alone)")
     return rest
 
 

@@ -51,7 +51,11 @@ class Utterance:
     extra_labels: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+        """One JSON object; `extra_labels` only when there are any (so a manifest without them keeps its columns)."""
+        values = dataclasses.asdict(self)
+        if not values["extra_labels"]:
+            del values["extra_labels"]
+        return json.dumps(values, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, values: dict) -> Utterance:

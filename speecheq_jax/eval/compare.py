@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from speecheq_jax import markdown
+
 # Lower is better for these metric names (error rates, distances); everything else: higher.
 LOWER_IS_BETTER = ("per", "mae", "loss")
 
@@ -93,17 +95,16 @@ def markdown_table(runs: Sequence[dict[str, Any]], metrics: Sequence[tuple[str, 
     columns = {key: by_arm(runs, key) for key, _ in metrics}
     arms = list(by_arm(runs, metrics[0][0]))
     seeds = sorted({int(r["seed"]) for r in runs})
-    lines = [f"| arm | seeds | {' | '.join(title for _, title in metrics)} |",
-             "|---|---|" + "---|" * len(metrics)]
+    rows = []
     for arm in arms:
         cells = [_mean_std([v for _, v in sorted(columns[key][arm].items())]) if columns[key].get(arm) else "-"
                  for key, _ in metrics]
-        n = len({int(r["seed"]) for r in runs if r["arm"] == arm})
-        lines.append(f"| {arm} | {n} | {' | '.join(cells)} |")
+        rows.append([arm, str(len({int(r["seed"]) for r in runs if r["arm"] == arm})), *cells])
+    lines = markdown.table(["arm", "seeds", *(title for _, title in metrics)], rows)
     lines += ["", f"Paired difference against `{reference}` (same seed; mean over seeds {seeds}, "
-              "bootstrap 95% interval over seeds; per-seed differences in brackets):", "",
-              "| arm | " + " | ".join(paired_on) + " |", "|---|" + "---|" * len(paired_on)]
+              "bootstrap 95% interval over seeds; per-seed differences in brackets):", ""]
     diffs = {key: {d.arm: d for d in paired_differences(runs, key, reference)} for key in paired_on}
+    rows = []
     for arm in arms:
         if arm == reference:
             continue
@@ -112,7 +113,8 @@ def markdown_table(runs: Sequence[dict[str, Any]], metrics: Sequence[tuple[str, 
             d = diffs[key].get(arm)
             cells.append("-" if d is None else f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}] "
                          f"({', '.join(f'{x:+.3f}' for x in d.differences)})")
-        lines.append(f"| {arm} | {' | '.join(cells)} |")
+        rows.append([arm, *cells])
+    lines += markdown.table(["arm", *paired_on], rows)
     return "\n".join(lines) + "\n"
 
 

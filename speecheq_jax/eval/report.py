@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from speecheq_jax import markdown
 from speecheq_jax.eval.plots import plot_confusions, plot_history, read_history, trimmed_confusion
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import Column
@@ -147,15 +148,10 @@ def _confusions(evaluation: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: confusion for name, confusion in found.items() if confusion is not None}
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _group_table(groups: dict[str, dict[str, Any]], columns: Sequence[Column], bold_overall: bool) -> list[str]:
     rows = [[f"**{name}**" if bold_overall and name == "overall" else name] + [_cell(group, c) for c in columns]
             for name, group in groups.items()]
-    return _table(["group"] + [c.header for c in columns], rows)
+    return markdown.table(["group"] + [c.header for c in columns], rows)
 
 
 def _evaluation_lines(evaluation: dict[str, Any], heading: str, confusion_figure: Path | None) -> list[str]:
@@ -174,7 +170,7 @@ def _evaluation_lines(evaluation: dict[str, Any], heading: str, confusion_figure
 def _mapping_lines(label_mapping: Mapping[str, Mapping[str, str]]) -> list[str]:
     lines = ["", "## Label mapping applied", ""]
     for corpus, mapping in label_mapping.items():
-        lines += [f"**{corpus}**", ""] + _table(["native", "unified"], [[k, str(v)] for k, v in mapping.items()])
+        lines += [f"**{corpus}**", ""] + markdown.table(["native", "unified"], [[k, str(v)] for k, v in mapping.items()])
         lines.append("")
     return lines
 
@@ -193,8 +189,8 @@ def _exclusion_lines(exclusions: Mapping[str, Sequence[Mapping[str, str]]]) -> l
         lines += [f"**{corpus}**: {len(files)} file(s) excluded" + (":" if files else "."), ""]
         if not files:
             continue
-        lines += _table(["reason", "files"], [[reason, str(n)] for reason, n in reasons.most_common()]) + [""]
-        lines += _table(["file", "reason", "detail"],
+        lines += markdown.table(["reason", "files"], [[reason, str(n)] for reason, n in reasons.most_common()]) + [""]
+        lines += markdown.table(["file", "reason", "detail"],
                         [[f["file"], f["reason"], f.get("detail") or ""] for f in files[:MAX_LISTED]])
         if len(files) > MAX_LISTED:
             lines.append(f"... and {len(files) - MAX_LISTED} more (all in label_mapping.json).")
@@ -210,7 +206,7 @@ def _confusion_lines(confusions: dict[str, dict[str, Any]], heading: str, figure
         lines += [f"![confusion matrices]({figure.name})", ""]
     for name, confusion in confusions.items():
         names, matrix = trimmed_confusion(confusion)
-        lines += [f"**{name}**", ""] + _table(["true \\ predicted"] + names,
+        lines += [f"**{name}**", ""] + markdown.table(["true \\ predicted"] + names,
                                               [[n] + [str(c) for c in row] for n, row in zip(names, matrix)])
         lines.append("")
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from speecheq_jax import markdown
 from speecheq_jax.heads import head_specs
 
 
@@ -11,10 +12,6 @@ def _metric_titles(heads: list[str]) -> list[tuple[str, str]]:
     """(title, metric key) of the card's test metrics: EQ, then each trained head's headline metrics."""
     return [("EQ", "eq")] + [(column.title or column.key, column.key)
                              for spec in head_specs(heads) for column in spec.headline_columns]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -45,11 +42,11 @@ def render_markdown(card: dict[str, Any]) -> str:
     ]
     rows = [[d["corpus"], d["protocol"], d["fold"], *(str(d["examples"][s]) for s in ("train", "valid", "test")),
              "yes" if d["speaker_dependent"] else "no"] for d in card["training_data"]]
-    lines += _table(["corpus", "protocol", "fold", "train", "valid", "test", "speaker-dependent"], rows)
+    lines += markdown.table(["corpus", "protocol", "fold", "train", "valid", "test", "speaker-dependent"], rows)
     lines += ["", "## Test metrics", ""]
     metrics = export.get("test_metrics")
     if metrics:
-        lines += _table(["metric", "value"], [[name, f"{metrics[key]:.4f}"]
+        lines += markdown.table(["metric", "value"], [[name, f"{metrics[key]:.4f}"]
                                               for name, key in _metric_titles(model["heads"]) if key in metrics])
     else:
         lines.append(f"Not evaluated at step {export['step']}: run `--mode evaluate --checkpoint {export['step']}`.")

@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from speecheq_jax.heads import scoring
+
 REGRESSION_LOSSES: tuple[str, ...] = ("mse", "ccc")
 
 
@@ -38,15 +40,9 @@ def classification_loss(logits: jax.Array, labels: jax.Array, mask: jax.Array,
 
 
 def concordance_correlation(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
-    """CCC of pred and target [B] over mask [B] (population moments)."""
-    weights = mask.astype(jnp.float32)
-    n = jnp.maximum(jnp.sum(weights), 1.0)
-    mean_p = jnp.sum(weights * pred) / n
-    mean_t = jnp.sum(weights * target) / n
-    var_p = jnp.sum(weights * (pred - mean_p) ** 2) / n
-    var_t = jnp.sum(weights * (target - mean_t) ** 2) / n
-    cov = jnp.sum(weights * (pred - mean_p) * (target - mean_t)) / n
-    return 2.0 * cov / (var_p + var_t + (mean_p - mean_t) ** 2 + 1e-8)
+    """CCC of pred and target [B] over mask [B] (`scoring.concordance_terms`; 1e-8 keeps a constant batch finite)."""
+    numerator, denominator = scoring.concordance_terms(pred, target, mask.astype(jnp.float32), jnp)
+    return numerator / (denominator + 1e-8)
 
 
 def regression_loss(pred: jax.Array, target: jax.Array, mask: jax.Array, kind: str = "mse"

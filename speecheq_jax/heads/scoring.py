@@ -12,6 +12,8 @@ computations) and never compile. Definitions:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -42,12 +44,26 @@ def macro_f1(confusion: np.ndarray) -> float:
     return float(np.mean(2.0 * true_positive[present] / (support + predicted)[present]))
 
 
+def concordance_terms(x: Any, y: Any, weights: Any, xp: Any = np) -> tuple[Any, Any]:
+    """Lin's CCC of x and y [N] over the examples weighted 1 in `weights` [N], as (numerator, denominator).
+
+    Population moments: 2 cov(x, y) / (var x + var y + (mean x - mean y)^2). `xp` is numpy or
+    jax.numpy, so the host metric and the differentiable loss (`masked_losses.regression_loss`)
+    share one definition; each decides what an empty or constant group gives.
+    """
+    n = xp.maximum(xp.sum(weights), 1.0)
+    mean_x, mean_y = xp.sum(weights * x) / n, xp.sum(weights * y) / n
+    var_x = xp.sum(weights * (x - mean_x) ** 2) / n
+    var_y = xp.sum(weights * (y - mean_y) ** 2) / n
+    covariance = xp.sum(weights * (x - mean_x) * (y - mean_y)) / n
+    return 2.0 * covariance, var_x + var_y + (mean_x - mean_y) ** 2
+
+
 def concordance_correlation(x: np.ndarray, y: np.ndarray) -> float | None:
     """Lin's concordance correlation coefficient of float [N] x and y, None if undefined."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.size < 2:
         return None
-    covariance = np.mean((x - x.mean()) * (y - y.mean()))
-    denominator = x.var() + y.var() + (x.mean() - y.mean()) ** 2
-    return float(2.0 * covariance / denominator) if denominator > 0 else None
+    numerator, denominator = concordance_terms(x, y, np.ones_like(x))
+    return float(numerator / denominator) if denominator > 0 else None

@@ -43,7 +43,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path, inputs: Sequ
     results: dict[str, dict] = {path: {"path": path, "error": message} for path, message in errors.items()}
     mean, std = restored.spec.pooled_cmvn
     sharding = mesh_lib.batch_sharding(restored.mesh)
-    batch_size = batch_size or config.data.batch_size
+    batch_size = batch_size or restored.config.data.batch_size
     names = list(mels)
     for start in range(0, len(names), batch_size):
         chunk = names[start : start + batch_size]

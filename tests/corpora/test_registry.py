@@ -87,3 +87,8 @@ def test_a_registered_corpus_is_prepared_once_and_read_back(toy_registered, toy_
     before = {p: p.stat().st_mtime_ns for p in prepared.path.iterdir()}
     assert prepare.prepare("toy", tmp_path / "data", root=toy_root, progress=False).path == prepared.path
     assert {p: p.stat().st_mtime_ns for p in prepared.path.iterdir()} == before
+
+
+@pytest.mark.unit
+def test_the_generated_list_matches_the_specs():
+    assert set(registry.GENERATED) == {name for name in registry.MODULES if not registry.get(name).needs_root}
