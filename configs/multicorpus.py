@@ -27,11 +27,11 @@ def get_config(arg: str | None = None):
     config = base_config(arg.size)
     config.name = f"multicorpus-{arg.size}"
     roots = {name: None for name in _GENERATED} | {name: arg[name] for name in _GIVEN if arg[name]}
-    config.data.corpora = [{"name": name, "root": root, "fold": None, "protocol": None, "weight": 1.0}
-                           for name, root in roots.items()]
-    config.model.heads = HEAD_NAMES
     # IEMOCAP's intensity target is its arousal (dimensional; it never enters EQ@k).
-    config.data.label_options = {"iemocap_arousal": True}
+    own_options = {"iemocap": {"iemocap_arousal": True}}
+    config.data.corpora = [{"name": name, "root": root, "fold": None, "protocol": None, "weight": 1.0,
+                            "label_options": own_options.get(name, {})} for name, root in roots.items()]
+    config.model.heads = HEAD_NAMES
     config.data.synth = {"num": 20_000, "seed": 0, "langs": ("cmn", "eng")}
     config.data.batch_size = 64
     config.train.num_steps = 40_000

@@ -51,13 +51,12 @@ def feature_parameters() -> dict[str, Any]:
 
 def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
     """Per configured corpus: protocol, fold, units and example counts per split, label mapping."""
-    from speecheq_jax.prep.prepare import open_prepared  # here: reading a card must not import TFDS
+    from speecheq_jax.prep.prepare import open_entry  # here: reading a card must not import TFDS
 
     summary = []
     for entry in data_config.corpora:
         name = entry["name"]
-        dataset = open_prepared(name, data_config.data_dir, entry.get("root"), dict(data_config.label_options),
-                                dict(data_config.synth))
+        dataset = open_entry(data_config, entry)
         protocol = entry.get("protocol") or next(iter(dataset.folds))
         fold = dataset.fold(protocol, entry.get("fold"))
         summary.append({

@@ -97,8 +97,7 @@ def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, hea
     config = base_config(arg.size)
     config.name = f"{corpus}-{arg.fold}-{arg.size}"
     config.data.corpora = [{"name": corpus, "root": arg.root or None, "fold": arg.fold,
-                            "protocol": None, "weight": 1.0}]
-    config.data.label_options = label_options or {}
+                            "protocol": None, "weight": 1.0, "label_options": label_options or {}}]
     config.model.heads = tuple(h for h in HEAD_NAMES if h in heads)
     config.train.num_steps = steps
     return config

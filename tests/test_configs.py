@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from speecheq_jax import labels
+from speecheq_jax.prep import prepare
 from speecheq_jax.corpora import read_corpus
 from speecheq_jax.model.model_config import HEAD_NAMES
 from tests.corpora import fixtures
@@ -42,6 +42,6 @@ def test_config_trains_exactly_the_heads_its_reader_labels(corpus, tmp_path):
     for head in HEAD_NAMES:
         assert head in module.__doc__, f"configs/{corpus}.py docstring does not say what happens to {head}"
     root = getattr(fixtures, f"make_{corpus}")(tmp_path)
-    options = labels.LabelOptions.from_mapping(dict(config.data.label_options))
+    options, _ = prepare.entry_options(config.data, config.data.corpora[0])
     data = read_corpus(corpus, root, options, phonemize=False)
     assert _labelled_heads(data.utterances) == set(module.HEADS)

@@ -31,7 +31,7 @@ from speecheq_jax.frames import NUM_MELS
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import RunTables
 from speecheq_jax.input.assemble import Row
-from speecheq_jax.prep.prepare import PreparedDataset, open_prepared
+from speecheq_jax.prep.prepare import PreparedDataset, open_entry
 from speecheq_jax.utterance import Utterance
 
 log = logging.getLogger(__name__)
@@ -134,8 +134,7 @@ def _open(config: ml_collections.ConfigDict) -> RunSources:
         name = entry["name"]
         if name not in registry.names():
             raise ValueError(f"config.data.corpora[{i}].name={name!r} is not a known corpus; known: {registry.names()}")
-        dataset = open_prepared(name, config.data_dir, entry.get("root"), dict(config.label_options),
-                                dict(config.synth))
+        dataset = open_entry(config, entry)
         fold = dataset.fold(entry.get("protocol"), entry.get("fold"))
         check_fold(dataset, fold, allow_speaker_dependent=config.allow_speaker_dependent)
         prepared.append(dataset)

@@ -176,14 +176,38 @@ def _check_writable(data_dir: Path) -> None:
                         "pass a writable directory (--data_dir, config.data.data_dir)") from e
 
 
+def entry_options(config: ml_collections.ConfigDict, entry: Mapping) -> tuple[labels.LabelOptions, dict]:
+    """The label options and generation parameters of one `config.data.corpora` entry.
+
+    The entry's own `label_options` (e.g. `{"iemocap_arousal": True}` on IEMOCAP's entry) override
+    the run's `config.data.label_options` for that corpus alone; the corpus's spec validates them:
+    an option it does not read (`CorpusSpec.label_option_names`) is a ValueError naming it.
+    """
+    spec = registry.get(entry["name"])
+    own = dict(entry.get("label_options") or {})
+    wrong = sorted(set(own) - set(spec.label_option_names()))
+    if wrong:
+        raise ValueError(f"config.data.corpora entry {spec.name!r}: label option(s) {wrong} do not apply to "
+                         f"{spec.title}; it reads {list(spec.label_option_names())}")
+    return labels.LabelOptions.from_mapping({**dict(config.label_options), **own}), dict(config.synth)
+
+
+def prepare_entry(config: ml_collections.ConfigDict, entry: Mapping, progress: bool = True) -> PreparedDataset:
+    """`prepare` for one `config.data.corpora` entry (`config.strict` as in `prepare`)."""
+    options, synth = entry_options(config, entry)
+    return prepare(entry["name"], config.data_dir, entry.get("root"), options, synth, progress=progress,
+                   strict=config.strict)
+
+
+def open_entry(config: ml_collections.ConfigDict, entry: Mapping) -> PreparedDataset:
+    """`open_prepared` for one `config.data.corpora` entry."""
+    options, synth = entry_options(config, entry)
+    return open_prepared(entry["name"], config.data_dir, entry.get("root"), options, synth)
+
+
 def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> list[PreparedDataset]:
-    """Prepares every corpus of `config.data` (a no-op for those already prepared); `config.strict` as in `prepare`."""
-    return [
-        prepare(entry["name"], config.data_dir, entry.get("root"), dict(config.label_options),
-                dict(config.synth), progress=progress,
-                strict=config.strict)
-        for entry in config.corpora
-    ]
+    """Prepares every corpus of `config.data` (a no-op for those already prepared)."""
+    return [prepare_entry(config, entry, progress) for entry in config.corpora]
 
 
 def open_prepared(corpus: str, data_dir: str | Path, root: str | Path | None = None,

@@ -11,8 +11,10 @@ import soundfile
 import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
+from speecheq_jax.corpora import registry
 from speecheq_jax.features import logmel
 from speecheq_jax.prep import prepare, tfds_builder
+from speecheq_jax.run_config import base_config
 
 SPEAKERS = {"spk_a": "train", "spk_b": "train", "spk_c": "train", "spk_d": "train", "spk_v": "valid", "spk_t": "test"}
 CATEGORY_CYCLE = ("neutral", "happy", "angry", "sad")
@@ -132,6 +134,30 @@ def test_config_name_depends_on_every_parameter():
     }
     assert len(names) == 4
     assert tfds_builder.CorpusConfig(root="/a").name == tfds_builder.CorpusConfig(root="/a").name
+
+
+@pytest.mark.unit
+def test_a_dataset_identity_hashes_only_the_options_its_corpus_reads(tmp_path):
+    def name(corpus, options=None, synth=None):
+        return prepare.make_builder(corpus, tmp_path, None if corpus == "seqd_synth" else tmp_path, options,
+                                    synth).builder_config.name
+
+    assert name("casia", {"iemocap_arousal": True, "ravdess_calm": "drop"}) == name("casia")
+    assert name("iemocap", {"iemocap_arousal": True}) != name("iemocap")
+    assert name("casia", {"outside": "mask"}) != name("casia")
+    assert name("seqd_synth", synth={}) == name("seqd_synth", synth=dict(registry.get("seqd_synth").generate_defaults))
+    with pytest.raises(ValueError, match=r"seqd_synth: unknown generation parameter\(s\) \['size'\]; known: "):
+        name("seqd_synth", synth={"size": 3})
+
+
+@pytest.mark.unit
+def test_a_corpus_entrys_own_label_options_are_checked_by_its_spec():
+    config = base_config("tiny").data
+    entry = {"name": "iemocap", "root": "/r", "label_options": {"iemocap_arousal": True}}
+    options, _ = prepare.entry_options(config, entry)
+    assert options.iemocap_arousal and options.label_set is None
+    with pytest.raises(ValueError, match=r"'casia': label option\(s\) \['iemocap_arousal'\] do not apply to CASIA"):
+        prepare.entry_options(config, {"name": "casia", "label_options": {"iemocap_arousal": True}})
 
 
 @pytest.mark.unit
