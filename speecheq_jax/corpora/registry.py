@@ -7,7 +7,7 @@ CLIs, metrics) looks it up here; nothing below this module needs it, since a
 
 from __future__ import annotations
 
-from speecheq_jax.corpora import casia, cremad, esd, iemocap, manifest, ravdess, seqd_synth
+from speecheq_jax.corpora import casia, cremad, emobox, esd, iemocap, manifest, ravdess, seqd_synth
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 SPECS: dict[str, CorpusSpec] = {spec.name: spec for spec in (
     iemocap.SPEC,
@@ -17,6 +17,7 @@ SPECS: dict[str, CorpusSpec] = {spec.name: spec for spec in (
     cremad.SPEC,
     manifest.SPEC,
     seqd_synth.SPEC,
+    emobox.SPEC,
 )}
 
 
