@@ -8,14 +8,66 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
+import ml_collections
 import pytest
 
+from speecheq_jax.jobs.crossval import crossval
+from tests.corpora import fixtures
+from tests.test_configs import load_config_module
 from tests.train.test_kill_restart import _run
+from tests.tiny_run import shrink
 from tests.train.test_preemption import OVERRIDES
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
 STEPS = 8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compilation_cache(tmp_path_factory):
+    """Every fold compiles the same shapes: the persistent cache serves folds 2.. (as it does under main)."""
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla")))
+    yield
+    jax.config.update("jax_compilation_cache_dir", before)
+
+
+def _tiny(config: ml_collections.ConfigDict, data_dir: Path) -> ml_collections.ConfigDict:
+    """2 steps of a 1-layer width-32 model, batches of 4 in one bucket, one device."""
+    return shrink(config, data_dir, batch_size=4, buckets=(128,), steps=2, devices=1)
+
+
+def test_iemocap_layout_crossval_runs_the_five_sessions_and_pools_them(tmp_path):
+    root = fixtures.make_iemocap(tmp_path / "IEMOCAP")
+    for seed, wav in enumerate(sorted(root.rglob("*.wav"))):  # long enough for the transcripts' phonemes
+        fixtures.write_wav(wav, seconds=1.2, seed=seed)
+    config = _tiny(load_config_module("iemocap").get_config(f"size=tiny,root={root}"), tmp_path / "data")
+    result = crossval(config, tmp_path / "cv")
+    assert result["protocol"] == "leave_one_session_out" and result["folds_missing"] == []
+    assert list(result["folds"]) == [f"session{n}" for n in range(1, 6)]
+    assert result["pooled"]["n"] == sum(fold["n"] for fold in result["folds"].values())
+    assert {"category/ua", "intensity/mae", "phoneme/per", "gender/accuracy"} <= result["pooled"].keys()
+    assert result["pooled"]["category/confusion"]["labels"] == ["neutral", "happy", "angry", "sad"]
+    assert "speaker-disjoint" in result["validation"]
+    again = crossval(config, tmp_path / "cv", aggregate_only=True)  # nothing rerun: same numbers
+    assert again["pooled"] == result["pooled"]
+
+
+def test_emobox_fixture_trains_and_tests_its_own_folds_and_names_its_bad_lines(tmp_path):
+    dataset, audio = fixtures.make_emobox(tmp_path / "emobox")
+    config = load_config_module("emobox").get_config(f"dataset={dataset},root={audio},size=tiny")
+    result = crossval(_tiny(config, tmp_path / "data"), tmp_path / "cv")
+    assert result["corpus"] == "emobox" and result["protocol"] == "official"
+    assert result["folds_finished"] == ["fold1", "fold2", "fold3"]
+    assert [fold["n"] for fold in result["folds"].values()] == [4, 4, 3]  # Ses03F_impro01_M001 excluded
+    report = (tmp_path / "cv" / "crossval.md").read_text()
+    assert "| fold | WA | UA | macro-F1 | EQ |" in report and "**mean ± std**" in report
+    mapping = json.loads((tmp_path / "cv" / "folds" / "fold1" / "label_mapping.json").read_text())
+    reasons = sorted(e["reason"] for e in mapping["corpora"]["emobox"]["excluded_files"])
+    assert reasons == sorted(["label line breaks the scheme"] * 2 + ["audio file missing", "unknown label code",
+                                                                      "key in both train and test of a fold",
+                                                                      "duplicate key"])
 
 
 def _launch(workdir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
