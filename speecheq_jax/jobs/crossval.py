@@ -151,7 +151,8 @@ def _aggregate(config: ml_collections.ConfigDict, workdir: Path, prepared: Prepa
                  + (f"; MISSING: {', '.join(missing)} (the numbers below leave them out)" if missing else ""),
                  f"validation: {validation}", f"category classes: {', '.join(categories)}"]
         if untested:
-            notes.append(f"units no fold tests (train only): {', '.join(untested)}")
+            shown = ", ".join(untested[:10]) + (f" and {len(untested) - 10} more" if len(untested) > 10 else "")
+            notes.append(f"units no fold tests (train only, all in crossval.json): {shown}")
         crossval_report.write_crossval_report(workdir, result, title=f"{config.name}: cross-validation", notes=notes)
         log.info("crossval: %d/%d folds aggregated%s; wrote %s", len(finished), len(names),
                  f" (missing {missing})" if missing else "", workdir / "crossval.md")
