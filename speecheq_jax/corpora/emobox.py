@@ -40,13 +40,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from speecheq_jax import labels
-from speecheq_jax.corpora import casia, esd, iemocap, manifest, protocols, ravdess
+from speecheq_jax.corpora import casia, esd, iemocap, manifest, protocols
 from speecheq_jax.corpora.corpus_data import (
     BAD_LINE, UNKNOWN_CODE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, require_root,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import Exclusion, UnusableFileError
+from speecheq_jax.utterance import Utterance
 LAYOUT = ("DIR::AUDIO_ROOT with DIR/label_map.json and DIR/fold_N/<name>_{train,test}_fold_N.jsonl "
           "(EmoBox's data/<name>/), wav paths relative to AUDIO_ROOT")
 SEPARATOR = "::"
@@ -58,6 +59,8 @@ UNKNOWN_BUCKETS = 10
 """Pseudo-speakers per fold signature for utterances whose speaker is unknown."""
 _FOLD_DIR = re.compile(r"^fold_(\d+)$")
 _PARTS = {"train": "r", "test": "t"}
+"""EmoBox file part -> its letter in a fold signature ('-': the fold lists the key in neither)."""
+_PART_OF_LETTER = {"t": "test", "r": "train", "-": "none"}
 
 LABELS: dict[str, str | None] = {
     "neutral": "neutral", "neu": "neutral",
@@ -218,11 +221,11 @@ def _official(data: CorpusData) -> list[protocols.Fold]:
         n_valid = max(1, round(VALID_FRACTION * len(train)))
         valid = {train[(k * n_valid + i) % len(train)] for i in range(n_valid)}
         shared = any(u.group[k] == "r" and u.speaker in test for u in data.utterances)
-        part = {"t": "test", "r": "train", "-": "none"}
-        folds.append(protocols.fold_by_part(
-            f"fold{k + 1}", data,
-            lambda u, k=k, valid=valid: "valid" if u.group[k] == "r" and u.speaker in valid else part[u.group[k]],
-            speaker_dependent=shared))
+
+        def part_of(utt: Utterance, k: int = k, valid: set[str] = valid) -> str:
+            return "valid" if utt.group[k] == "r" and utt.speaker in valid else _PART_OF_LETTER[utt.group[k]]
+
+        folds.append(protocols.fold_by_part(f"fold{k + 1}", data, part_of, speaker_dependent=shared))
     return folds
 
 
