@@ -1,4 +1,4 @@
-"""Does multitask training help the emotion category? Six arms x several seeds on SEQD-synth.
+"""Does multitask training help the emotion category? Six arms x SEQD-synth's folds x several seeds.
 
 Arms (all on the README's main job, configs/demo.py: same generated corpus, same
 speaker-disjoint folds, same steps, schedule and model; only the heads and the
@@ -11,20 +11,24 @@ task weighting change):
   all four            the four heads, static weights (the demo)
   all four, uncert.   the four heads, learned uncertainty weighting (Kendall et al. 2018)
 
-Every run is the main job itself (`python -m speecheq_jax.main`, one subprocess per
-run): checkpoint chosen on validation UA, scored once on the held-out TEST speakers.
-Writes to --out:
-  ablation.json   every run: arm, seed, wall seconds, all overall test metrics
-  ablation.md     mean +- std per arm; per-seed paired differences (UA, macro-F1)
-                  against "category" with a bootstrap 95% interval over seeds
-  ablation.png    per-arm means with every seed's value
+Every arm x seed is the cross-validation job itself (`python -m speecheq_jax.main
+--mode crossval`, one subprocess): SEQD-synth's speaker_independent folds, so every
+speaker is a test speaker exactly once; in each fold the checkpoint is chosen on
+validation UA and scored once on that fold's held-out TEST speakers. One record per
+arm x seed x fold. Writes to --out:
+  ablation.json   every record: arm, seed, fold, wall seconds (of the arm x seed job), all overall
+                  test metrics of the fold
+  ablation.md     mean +- std per arm over fold x seed; paired differences (UA, macro-F1)
+                  against "category" per (fold, seed) pair, with a bootstrap 95% interval over pairs
+  ablation.png    per-arm means with every fold x seed value
 
-Resumable: a run whose metrics.json holds a test evaluation is not run again, so the
-same command after an interruption finishes the rest. Progress (run i of n, elapsed,
-estimated time left) goes to stderr; each run's log is <out>/<arm>/seed<N>/main.log.
+Resumable: a fold whose test predictions exist is not run again (crossval skips it), so the
+same command after an interruption finishes the rest. Progress (job i of n, elapsed,
+estimated time left) goes to stderr; each job's log is <out>/<arm>/seed<N>/main.log.
 
-    python bench/ablation.py                      # 6 arms x 3 seeds
+    python bench/ablation.py                      # 6 arms x 5 folds x 3 seeds
     python bench/ablation.py --seeds 0 1 2 3 4    # more seeds
+    python bench/ablation.py --folds fold1 fold2  # fewer folds (a shorter, weaker comparison)
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--config", default="configs/demo.py", help="the experiment every arm starts from")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--folds", nargs="+", default=[], help="only these folds (default: every fold)")
     parser.add_argument("--out", default="runs/ablation")
     parser.add_argument("--data_dir", default=None, help="prepared datasets (default: the config's data_dir)")
     return parser.parse_args()
@@ -74,22 +79,31 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
     return out / slug / f"seed{seed}"
 
 
-def test_metrics(workdir: Path) -> dict[str, float] | None:
-    """The overall test metrics of a finished run (scalars only), or None if it has not finished."""
-    path = workdir / "metrics.json"
+def fold_metrics(workdir: Path, folds: list[str]) -> dict[str, dict[str, float]] | None:
+    """fold -> overall test metrics (scalars only) from the job's crossval.json; None unless `folds`
+    (every fold when empty) have all finished."""
+    path = workdir / "crossval.json"
     if not path.exists():
         return None
-    overall = json.loads(path.read_text()).get("test", {}).get("overall")
-    if overall is None:
+    result = json.loads(path.read_text())
+    wanted = folds or result["folds_finished"] + result["folds_missing"]
+    if not set(wanted) <= set(result["folds"]):
         return None
-    return {k: float(v) for k, v in overall.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {fold: {k: float(v) for k, v in result["folds"][fold].items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)} for fold in wanted}
+
+
+def fold_records(arm: str, seed: int, wall_s: float, workdir: str, metrics: dict[str, dict[str, float]]) -> list[dict]:
+    """One record per fold of an arm x seed job: the unit `compare` pairs on with (fold, seed)."""
+    return [{"arm": arm, "seed": seed, "fold": fold, "wall_s": round(wall_s, 1), "workdir": workdir,
+             "metrics": values} for fold, values in metrics.items()]
 
 
 def train(args: argparse.Namespace, arm: str, seed: int, workdir: Path) -> float:
-    """Runs the main job for one arm and seed; returns its wall seconds. A failed run stops the ablation."""
+    """Runs the crossval job for one arm and seed; returns its wall seconds. A failed run stops the ablation."""
     workdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "speecheq_jax.main", "--config", args.config, "--workdir", str(workdir),
-               f"--config.seed={seed}", *ARMS[arm]]
+               "--mode", "crossval", f"--config.seed={seed}", *ARMS[arm], *(f"--fold={fold}" for fold in args.folds)]
     if args.data_dir:
         command.append(f"--config.data.data_dir={args.data_dir}")
     start = time.perf_counter()
@@ -129,33 +143,35 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "ablation.json"
     previous = json.loads(record_path.read_text())["runs"] if record_path.exists() else []
-    wall = {(r["arm"], r["seed"]): r["wall_s"] for r in previous}
+    wall = {(r["arm"], r["seed"]): r["wall_s"] for r in previous}  # per arm x seed job
     plan = [(arm, seed) for seed in args.seeds for arm in args.arms]
     runs, started, trained = [], time.perf_counter(), 0
     for i, (arm, seed) in enumerate(plan, 1):
         workdir = run_dir(out, arm, seed)
-        metrics = test_metrics(workdir)
+        metrics = fold_metrics(workdir, args.folds)
         if metrics is None:
             left = len(plan) - i + 1
             eta = "" if not trained else f", about {(time.perf_counter() - started) / trained * left / 60:.0f} min left"
-            print(f"[ablation] run {i}/{len(plan)}: {arm}, seed {seed}{eta}", file=sys.stderr, flush=True)
+            print(f"[ablation] job {i}/{len(plan)}: {arm}, seed {seed}{eta}", file=sys.stderr, flush=True)
             wall[(arm, seed)] = train(args, arm, seed, workdir)
             trained += 1
-            metrics = test_metrics(workdir)
+            metrics = fold_metrics(workdir, args.folds)
             if metrics is None:
-                sys.exit(f"ablation: {arm} seed {seed} wrote no test metrics; see {workdir / 'main.log'}")
-            print(f"[ablation]   UA {metrics.get('category/ua', float('nan')):.3f} in "
-                  f"{wall[(arm, seed)]:.0f} s", file=sys.stderr, flush=True)
-        runs.append({"arm": arm, "seed": seed, "wall_s": round(wall.get((arm, seed), float("nan")), 1),
-                     "workdir": str(workdir.relative_to(out)), "metrics": metrics})
+                sys.exit(f"ablation: {arm} seed {seed} did not finish its folds; see {workdir / 'main.log'}")
+            uas = ", ".join(f"{fold} {m.get('category/ua', float('nan')):.3f}" for fold, m in metrics.items())
+            print(f"[ablation]   UA {uas} in {wall[(arm, seed)]:.0f} s", file=sys.stderr, flush=True)
+        runs += fold_records(arm, seed, wall.get((arm, seed), float("nan")), str(workdir.relative_to(out)), metrics)
         record = {"config": args.config, "arms": {a: list(ARMS[a]) for a in args.arms}, "seeds": args.seeds,
-                  "machine": machine(), "date": time.strftime("%Y-%m-%d"), "split": "test", "runs": runs}
+                  "folds": args.folds or "all", "machine": machine(), "date": time.strftime("%Y-%m-%d"),
+                  "split": "test", "runs": runs}
         record_path.write_text(json.dumps(record, indent=1) + "\n")
     table = compare.markdown_table(comparable(runs), TABLE_METRICS, reference=REFERENCE, paired_on=PAIRED_ON)
-    total = sum(r["wall_s"] for r in runs)
-    header = (f"# Multitask ablation: {args.config}, {len(args.arms)} arms x {len(args.seeds)} seeds, held-out "
-              f"test speakers\n\nMachine: {machine()}; {len(runs)} runs, {total / 60:.0f} min of training runs "
-              f"(each the full main job: compile, train, validate, test).\n\n")
+    total = sum({(r["arm"], r["seed"]): r["wall_s"] for r in runs}.values())
+    folds = sorted({r["fold"] for r in runs})
+    header = (f"# Multitask ablation: {args.config}, {len(args.arms)} arms x {len(folds)} folds x {len(args.seeds)} "
+              f"seeds, every fold's held-out test speakers\n\nMachine: {machine()}; {len(runs)} fold runs, "
+              f"{total / 60:.0f} min of crossval jobs (each fold the full main job: compile, train, validate, "
+              "test).\n\n")
     (out / "ablation.md").write_text(header + table)
     compare.plot_arms(runs, [("category/ua", "test UA"), ("category/macro_f1", "test macro-F1")], str(out / "ablation.png"))
     print(header + table)

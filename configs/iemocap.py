@@ -3,6 +3,9 @@
   python -m speecheq_jax.main --config configs/iemocap.py:fold=session1,root=/data/IEMOCAP_full_release \
       --workdir runs/iemocap-s1
 Folds session1..session5; validation is a speaker of another session (speaker-disjoint).
+All five folds and their combined report (mean ± std, pooled metrics; docs/protocols.md):
+  python -m speecheq_jax.main --config configs/iemocap.py:root=/data/IEMOCAP_full_release \
+      --workdir runs/iemocap-cv --mode crossval
 
 All four heads (category, intensity, phoneme, gender): consensus category,
 transcripts for phonemes, gender from the speaker id. The intensity target is

@@ -6,10 +6,17 @@ r"""Entry point: prepare data, train, evaluate checkpoints, predict, export.
   python -m speecheq_jax.main --workdir runs/demo --mode evaluate --checkpoint best
   python -m speecheq_jax.main --workdir runs/demo --mode predict --input a.wav dir/
   python -m speecheq_jax.main --workdir runs/demo --mode export --checkpoint best
+  python -m speecheq_jax.main --config configs/iemocap.py:root=/data/IEMOCAP --workdir runs/iemocap-cv --mode crossval
+  python -m speecheq_jax.main ... --mode crossval --fold session3        # one fold (one job per machine)
+  python -m speecheq_jax.main ... --mode crossval --aggregate_only       # only the report over finished folds
 
 evaluate, predict and export build the model from the config stored with the checkpoint: they need
 only the run directory and the checkpoint's name. A --config given to them may only move the data
 (data.data_dir) or change the mesh and batch size for this machine.
+
+--mode crossval runs every fold of the config's protocol that has not finished (or only those named
+by --fold) under WORKDIR/folds/<fold>/, then aggregates whatever folds are finished into
+WORKDIR/crossval.{json,md} and crossval_confusion.png, naming the missing ones (docs/protocols.md).
 
 A mistyped config key or a bad value is reported in one line, not a traceback;
 so is bad data (a missing corpus root, an unwritable data_dir, a full disk:
@@ -45,10 +52,13 @@ from speecheq_jax.run_config import ConfigError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/demo.py:size=tiny.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and reports.")
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare"], "What to do.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "export", "prepare", "crossval"],
+                          "What to do.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict/export: 'best', 'latest' or a step number.")
 _INPUT = flags.DEFINE_multi_string("input", [], "predict: audio files or directories (repeat the flag or list them).")
 _OUTPUT = flags.DEFINE_string("output", None, "predict: JSON-lines output (default <workdir>/predictions.jsonl).")
+_FOLD = flags.DEFINE_multi_string("fold", [], "crossval: run only these folds (repeat the flag); default every fold.")
+_AGGREGATE_ONLY = flags.DEFINE_bool("aggregate_only", False, "crossval: run no fold, only aggregate the finished ones.")
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
@@ -113,6 +123,8 @@ def _quiet_libraries(record: logging.LogRecord) -> bool:
 def main(argv: list[str]) -> None:
     if len(argv) > 1 and _MODE.value != "predict":
         sys.exit(f"unexpected arguments {argv[1:]}")
+    if (_FOLD.value or _AGGREGATE_ONLY.value) and _MODE.value != "crossval":
+        sys.exit("--fold and --aggregate_only belong to --mode crossval")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("absl").addFilter(_quiet_libraries)
@@ -133,11 +145,15 @@ def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) 
     if _MODE.value == "prepare":
         from speecheq_jax.prep.prepare import prepare_all
         prepare_all(config.data)
-    elif _MODE.value == "train":
+    elif _MODE.value in ("train", "crossval"):
+        from speecheq_jax.jobs.crossval import crossval
         from speecheq_jax.jobs.train_and_evaluate import train_and_evaluate
         from speecheq_jax.train.finite import NonFiniteLossError
         try:
-            train_and_evaluate(config, workdir)
+            if _MODE.value == "train":
+                train_and_evaluate(config, workdir)
+            else:
+                crossval(config, workdir, only=_FOLD.value, aggregate_only=_AGGREGATE_ONLY.value)
         except NonFiniteLossError as e:
             sys.exit(f"training stopped: {e}")
     else:

@@ -26,13 +26,21 @@ def tiny_demo_config(data_dir: Path, *, steps: int = 4, devices: int = -1, synth
                      num_layers: int = 1) -> ml_collections.ConfigDict:
     """configs/demo.py shrunk: `steps` steps on `devices` devices (-1: all), logging every step, validating every 2."""
     config = load_config_module("demo").get_config(f"steps={steps}")
-    config.data.data_dir = str(data_dir)
     config.data.synth = {"num": 48, "seed": synth_seed, "langs": ("cmn", "eng")}
-    config.data.batch_size = 8
-    config.data.buckets = (384, 768)
+    return shrink(config, data_dir, devices=devices, num_layers=num_layers)
+
+
+def shrink(config: ml_collections.ConfigDict, data_dir: Path, *, batch_size: int = 8,
+           buckets: tuple[int, ...] = (384, 768), steps: int | None = None, devices: int = -1,
+           num_layers: int = 1) -> ml_collections.ConfigDict:
+    """Any config at the tiny-run scale: a width-32 model of `num_layers` blocks, batches of `batch_size` in
+    `buckets`, `steps` steps (None: the config's), logging every step, validating every 2, on `devices`."""
+    config.data.data_dir = str(data_dir)
+    config.data.batch_size = batch_size
+    config.data.buckets = buckets
     config.model.update({"num_layers": num_layers, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
     config.optim.warmup_steps = 1
-    config.train.update({"log_every": 1, "eval_every": 2})
+    config.train.update({"log_every": 1, "eval_every": 2, "num_steps": steps or config.train.num_steps})
     config.mesh.shape = (devices,)
     return config
 

@@ -122,7 +122,8 @@ def _official(data: CorpusData) -> list[protocols.Fold]:
     return [protocols.fold_by_part("official", data, lambda utt: _OFFICIAL_PART[utt.group], speaker_dependent=True)]
 
 
-OFFICIAL = protocols.Protocol("official", _official, _has_official_parts)
+OFFICIAL = protocols.Protocol("official", _official, _has_official_parts,
+                              validation="the release's 'evaluation' subfolders: SPEAKER-DEPENDENT (the same speakers)")
 
 SPEC = CorpusSpec(
     name="esd", title="ESD", read=read, layout=LAYOUT, protocols=(protocols.SPEAKER_INDEPENDENT, OFFICIAL),

@@ -67,7 +67,7 @@ def read_rows(path: Path, excluded: Exclusions) -> list[Row]:
             reader = csv.DictReader(f)
             rows = [(f"{path}:{reader.line_num}", dict(row)) for row in reader]
         else:
-            parsed = ((f"{path}:{n}", excluded.attempt(_json_object, line, f"{path}:{n}"))
+            parsed = ((f"{path}:{n}", excluded.attempt(json_object, line, f"{path}:{n}"))
                       for n, line in enumerate(f, 1) if line.strip())
             rows = [(source, row) for source, row in parsed if row is not None]
     if not rows and not excluded.counts:
@@ -79,7 +79,8 @@ def read_rows(path: Path, excluded: Exclusions) -> list[Row]:
     return rows
 
 
-def _json_object(line: str, source: str) -> dict[str, object]:
+def json_object(line: str, source: str) -> dict[str, object]:
+    """The JSON object of one line; UnusableFileError (BAD_LINE) naming `source` otherwise (EmoBox reads lines too)."""
     try:
         value = json.loads(line)
     except json.JSONDecodeError as e:

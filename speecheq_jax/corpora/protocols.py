@@ -17,6 +17,13 @@ Each corpus spec lists its `Protocol`s; the first one a copy supports
                          tests bucket j, validates on bucket j+1, trains on the rest.
   FIXED                  the corpus's own split: every group is train/valid/test.
 A corpus module defines its own protocol with `Protocol` and `fold_by_part`.
+Each protocol states how its validation part is carved (`Protocol.validation`);
+the cross-validation report quotes it (`validation_note`).
+
+A reader that cannot know an utterance's speaker (EmoBox lines of a dataset we
+have no rule for) names it `UNKNOWN_SPEAKER` + a bucket of utterances: the
+leak check then holds for those buckets, not for real speakers, and
+`validation_note` says so.
 
 Every fold made here passes `check_speaker_disjoint`: an overlap is an error.
 """
@@ -33,6 +40,8 @@ from speecheq_jax.utterance import Utterance
 
 PARTS: tuple[str, ...] = ("train", "valid", "test")
 NUM_FOLDS = 5
+UNKNOWN_SPEAKER = "unknown_"
+"""Prefix of the pseudo-speaker (a bucket of utterances) a reader gives an utterance whose speaker it cannot know."""
 
 
 class SpeakerLeakError(ValueError):
@@ -216,14 +225,29 @@ class Protocol:
       name: e.g. 'speaker_independent' (config.data.corpora[i].protocol).
       make: data -> its folds (make_folds checks each for leakage).
       applies: whether a copy supports it (e.g. 'fixed' needs every group a split name).
+      validation: how each fold's validation part is carved, for reports.
     """
 
     name: str
     make: Callable[[CorpusData], list[Fold]]
     applies: Callable[[CorpusData], bool] = _always
+    validation: str = ""
 
 
-LEAVE_ONE_SESSION_OUT = Protocol("leave_one_session_out", _leave_one_session_out)
-LEAVE_ONE_SPEAKER_OUT = Protocol("leave_one_speaker_out", _leave_one_speaker_out)
-SPEAKER_INDEPENDENT = Protocol("speaker_independent", _speaker_independent)
-FIXED = Protocol("fixed", _fixed, _has_fixed_split)
+def validation_note(protocol: Protocol, units: Iterable[str]) -> str:
+    """`protocol.validation`, plus a warning when some units are pseudo-speakers (`UNKNOWN_SPEAKER`)."""
+    unknown = sorted(unit for unit in units if unit.startswith(UNKNOWN_SPEAKER))
+    if not unknown:
+        return protocol.validation
+    return (f"{protocol.validation}; SPEAKERS UNKNOWN for {len(unknown)} unit(s) ({unknown[0]}, ...): there "
+            "validation is carved by utterance (buckets of utterances), not by speaker")
+
+
+_DISJOINT = "speaker-disjoint from train and test"
+LEAVE_ONE_SESSION_OUT = Protocol("leave_one_session_out", _leave_one_session_out,
+                                 validation=f"one speaker of the next session (F/M alternating by fold), {_DISJOINT}")
+LEAVE_ONE_SPEAKER_OUT = Protocol("leave_one_speaker_out", _leave_one_speaker_out,
+                                 validation=f"the next speaker in sorted order, {_DISJOINT}")
+SPEAKER_INDEPENDENT = Protocol("speaker_independent", _speaker_independent,
+                               validation=f"the next fold's bucket of speakers, {_DISJOINT}")
+FIXED = Protocol("fixed", _fixed, _has_fixed_split, validation="the corpus's own 'valid' group")

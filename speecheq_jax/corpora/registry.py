@@ -21,6 +21,7 @@ MODULES: dict[str, str] = {
     "cremad": "speecheq_jax.corpora.cremad",
     "manifest": "speecheq_jax.corpora.manifest",
     "seqd_synth": "speecheq_jax.corpora.seqd_synth",
+    "emobox": "speecheq_jax.corpora.emobox",
 }
 """Corpus name -> the module whose `SPEC` defines it, in registration order."""
 GENERATED: tuple[str, ...] = ("seqd_synth",)

@@ -2,7 +2,9 @@
 
 The generator writes <root>/manifest.jsonl (Utterance records) with unified
 labels, the phonemes espeak-ng spoke, and a fixed speaker-disjoint split in
-`group` ('train'/'valid'/'test', the 'fixed' protocol). Reading still passes
+`group` ('train'/'valid'/'test', the 'fixed' protocol, a run's default). Its
+cross-validation (`--mode crossval`) is 'speaker_independent': 5 speaker folds,
+every speaker a test speaker exactly once (docs/protocols.md). Reading still passes
 every record through the label rules, so a run's label set and drop/mask
 choices apply here as for any corpus. Preparation needs no root: the spec's
 `generate` writes the corpus first (config.data.synth: num, seed, langs).

@@ -8,7 +8,12 @@ differences with a percentile bootstrap over seeds. With few seeds the
 interval is wide (three seeds give at most 10 distinct resampled means); it is
 reported as it comes out, never narrowed.
 
-Input: runs as dicts {"arm": str, "seed": int, "metrics": {name: float}}.
+Under cross-validation a run is one fold of one seed, and the pairs are
+(fold, seed): arm and reference are compared on the same test speakers with
+the same seed, and the bootstrap resamples those pairs.
+
+Input: runs as dicts {"arm": str, "seed": int, "metrics": {name: float}}, plus
+"fold": str under cross-validation.
 """
 
 from __future__ import annotations
@@ -25,26 +30,35 @@ from speecheq_jax import markdown
 LOWER_IS_BETTER = ("per", "mae", "loss")
 
 
+Pair = int | tuple[str, int]
+"""What a difference is taken within: the seed, or (fold, seed) under cross-validation."""
+
+
+def pair_of(run: dict[str, Any]) -> Pair:
+    """The run's seed, or (fold, seed) when the run is one fold of a cross-validation."""
+    return (str(run["fold"]), int(run["seed"])) if "fold" in run else int(run["seed"])
+
+
 @dataclass(frozen=True)
 class PairedDifference:
-    """arm minus reference over the seeds both have, with a bootstrap 95% interval of the mean."""
+    """arm minus reference over the pairs (seeds, or (fold, seed)) both have, with a bootstrap 95% interval."""
 
     arm: str
     metric: str
-    seeds: tuple[int, ...]
+    seeds: tuple[Pair, ...]
     differences: tuple[float, ...]
     mean: float
     low: float
     high: float
 
 
-def by_arm(runs: Sequence[dict[str, Any]], metric: str) -> dict[str, dict[int, float]]:
-    """arm -> seed -> value of `metric` (runs without it are left out), arms in first-seen order."""
-    table: dict[str, dict[int, float]] = {}
+def by_arm(runs: Sequence[dict[str, Any]], metric: str) -> dict[str, dict[Pair, float]]:
+    """arm -> pair (`pair_of`) -> value of `metric` (runs without it are left out), arms in first-seen order."""
+    table: dict[str, dict[Pair, float]] = {}
     for run in runs:
         table.setdefault(run["arm"], {})
         if metric in run["metrics"]:
-            table[run["arm"]][int(run["seed"])] = float(run["metrics"][metric])
+            table[run["arm"]][pair_of(run)] = float(run["metrics"][metric])
     return table
 
 
@@ -61,7 +75,7 @@ def bootstrap_mean_interval(values: Sequence[float], *, resamples: int = 10_000,
 
 
 def paired_differences(runs: Sequence[dict[str, Any]], metric: str, reference: str) -> list[PairedDifference]:
-    """Every arm but `reference`: per-seed difference (arm - reference) on the seeds both ran."""
+    """Every arm but `reference`: per-pair difference (arm - reference) on the pairs both ran."""
     table = by_arm(runs, metric)
     if reference not in table:
         raise ValueError(f"paired_differences: reference arm {reference!r} has no runs; arms: {list(table)}")
@@ -94,15 +108,17 @@ def markdown_table(runs: Sequence[dict[str, Any]], metrics: Sequence[tuple[str, 
     """
     columns = {key: by_arm(runs, key) for key, _ in metrics}
     arms = list(by_arm(runs, metrics[0][0]))
-    seeds = sorted({int(r["seed"]) for r in runs})
+    pairs = sorted({pair_of(r) for r in runs})
+    over = "seeds" if all(isinstance(p, int) for p in pairs) else "(fold, seed) pairs"
+    count_title = "seeds" if over == "seeds" else "fold x seed"
     rows = []
     for arm in arms:
         cells = [_mean_std([v for _, v in sorted(columns[key][arm].items())]) if columns[key].get(arm) else "-"
                  for key, _ in metrics]
-        rows.append([arm, str(len({int(r["seed"]) for r in runs if r["arm"] == arm})), *cells])
-    lines = markdown.table(["arm", "seeds", *(title for _, title in metrics)], rows)
-    lines += ["", f"Paired difference against `{reference}` (same seed; mean over seeds {seeds}, "
-              "bootstrap 95% interval over seeds; per-seed differences in brackets):", ""]
+        rows.append([arm, str(len({pair_of(r) for r in runs if r["arm"] == arm})), *cells])
+    lines = markdown.table(["arm", count_title, *(title for _, title in metrics)], rows)
+    lines += ["", f"Paired difference against `{reference}` (same {over[:-1]}; mean over {len(pairs)} {over}, "
+              f"bootstrap 95% interval over {over}; per-pair differences in brackets):", ""]
     diffs = {key: {d.arm: d for d in paired_differences(runs, key, reference)} for key in paired_on}
     rows = []
     for arm in arms:

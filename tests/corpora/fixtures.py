@@ -9,6 +9,7 @@ shared computation.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -269,3 +270,53 @@ def expect_exclusion(corpus: str, root: Path, file_pattern: str, reason: str, **
     assert "\n" not in message, message
     assert any(message.startswith(f"{e.file}: {e.reason}") for e in data.excluded_files), message
     return found[0]
+
+
+# --- EmoBox ----------------------------------------------------------------
+
+EMOBOX_LABEL_MAP = {"neu": "Neutral", "hap": "Happy", "ang": "Angry", "sad": "Sad", "fru": "Frustrated"}
+# (session, utterance suffix, emo) of every good line: 3 sessions, 2 speakers each (F, M), 2 clips a speaker.
+EMOBOX_LINES = tuple((s, suffix, emo) for s in (1, 2, 3)
+                     for suffix, emo in (("F000", "neu"), ("F001", "ang"), ("M000", "hap"), ("M001", "sad")))
+
+
+def emobox_wav(session: int, suffix: str) -> str:
+    """The wav path, relative to the audio root, of IEMOCAP utterance Ses0<session>F_impro01_<suffix>."""
+    return f"Session{session}/sentences/wav/Ses0{session}F_impro01/Ses0{session}F_impro01_{suffix}.wav"
+
+
+def emobox_line(key: str, wav: str, emo: str | None, dataset: str = "iemocap") -> str:
+    """One EmoBox JSON line (no 'emo' field when emo is None)."""
+    row = {"key": key, "dataset": dataset, "wav": wav, "sample_rate": 16000, "length": 0.2, "emo": emo, "channel": 1}
+    return json.dumps({k: v for k, v in row.items() if v is not None})
+
+
+def make_emobox(root: Path, dataset: str = "iemocap", defects: bool = True) -> tuple[Path, Path]:
+    """(DIR, AUDIO_ROOT) in EmoBox's layout: 3 leave-one-session-out folds of EMOBOX_LINES.
+
+    With `defects`, fold 1's test file also holds a line that is not JSON, a line without 'emo', a
+    missing WAV (..._F009), an emo not in label_map.json ('xyz', ..._F010), a 'fru' line (outside
+    the taxonomy: dropped, counted) and Ses03F_impro01_M001 (also in fold 1's train); fold 1's
+    train file lists Ses02F_impro01_F000 twice.
+    """
+    data_dir, audio = root / "data" / dataset, root / "audio"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "label_map.json").write_text(json.dumps(EMOBOX_LABEL_MAP))
+    lines: dict[str, tuple[int, str]] = {}
+    for session, suffix, emo in EMOBOX_LINES:
+        write_wav(audio / emobox_wav(session, suffix), seed=len(lines))
+        key = f"Ses0{session}F_impro01_{suffix}"
+        lines[key] = (session, emobox_line(key, emobox_wav(session, suffix), emo, dataset))
+    for fold in (1, 2, 3):
+        train = [line for session, line in lines.values() if session != fold]
+        test = [line for session, line in lines.values() if session == fold]
+        if defects and fold == 1:
+            test += ["{not json", emobox_line("Ses01F_impro01_F008", emobox_wav(1, "F000"), None, dataset),
+                     emobox_line("Ses01F_impro01_F009", emobox_wav(1, "F009"), "neu", dataset),
+                     emobox_line("Ses01F_impro01_F010", emobox_wav(1, "F000"), "xyz", dataset),
+                     emobox_line("Ses01F_impro01_F011", emobox_wav(1, "F000"), "fru", dataset),
+                     lines["Ses03F_impro01_M001"][1]]
+            train.append(lines["Ses02F_impro01_F000"][1])
+        write_text(data_dir / f"fold_{fold}" / f"{dataset}_train_fold_{fold}.jsonl", train)
+        write_text(data_dir / f"fold_{fold}" / f"{dataset}_test_fold_{fold}.jsonl", test)
+    return data_dir, audio

@@ -144,3 +144,21 @@ def test_unknown_protocol_and_too_few_speakers(casia_root):
         u for u in data.utterances if u.speaker in ("wangzhe", "liuchanhg")))
     with pytest.raises(ValueError, match="need at least 3 speakers"):
         make_folds(two)
+
+
+@pytest.mark.parametrize("corpus, protocol, num_folds", [
+    ("iemocap", "leave_one_session_out", 5), ("casia", "leave_one_speaker_out", 4),
+    ("ravdess", "speaker_independent", 5), ("cremad", "speaker_independent", 5),
+    ("esd", "speaker_independent", 5), ("seqd_synth", "speaker_independent", 5),
+])
+def test_each_standard_protocol_tests_every_speaker_exactly_once(corpus, protocol, num_folds, request):
+    """The cross-validation protocols: the folds' test parts partition the speakers; validation is disjoint."""
+    data = read_corpus(corpus, request.getfixturevalue(f"{corpus.split('_')[0]}_root"), phonemize=False)
+    folds = make_folds(data, protocol)
+    assert len(folds) == num_folds
+    tested = collections.Counter(speaker for fold in folds for speaker in speakers_of(fold, data.utterances)["test"])
+    assert set(tested) == {utt.speaker for utt in data.utterances} and set(tested.values()) == {1}
+    for fold in folds:
+        parts = speakers_of(fold, data.utterances)
+        assert not set(parts["valid"]) & (set(parts["train"]) | set(parts["test"]))
+    assert {p.name: p.validation for p in registry.get(corpus).protocols}[protocol]  # stated for the reports

@@ -13,6 +13,7 @@ from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.prep.prepare import prepare_all
 from tests.corpora import fixtures
 from tests.test_configs import load_config_module
+from tests.tiny_run import shrink
 
 pytestmark = pytest.mark.integration
 FOUR = ["neutral", "happy", "angry", "sad"]
@@ -23,14 +24,8 @@ def test_iemocap_four_heads_trains_and_predicts_exactly_its_four_classes(tmp_pat
     # The fixture's 50 ms clips have 2 encoder frames: too short for any transcript's phonemes.
     for seed, wav in enumerate(sorted(root.rglob("*.wav"))):
         fixtures.write_wav(wav, seconds=1.2, seed=seed)
-    config = load_config_module("iemocap").get_config(f"fold=session1,size=tiny,root={root}")
-    config.data.data_dir = str(tmp_path / "data")
-    config.data.batch_size = 4
-    config.data.buckets = (128,)
-    config.model.update({"num_layers": 1, "d_model": 32, "num_heads": 2, "pooling_attention_dim": 16})
-    config.optim.warmup_steps = 1
-    config.train.update({"num_steps": 2, "log_every": 1, "eval_every": 2})
-    config.mesh.shape = (1,)
+    config = shrink(load_config_module("iemocap").get_config(f"fold=session1,size=tiny,root={root}"),
+                    tmp_path / "data", batch_size=4, buckets=(128,), steps=2, devices=1)
 
     prepare_all(config.data, progress=False)
     spec = pipeline.load_spec(config.data)
