@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from speecheq_jax import markdown
 from speecheq_jax.eval.metrics import compute_metrics
 from speecheq_jax.eval.plots import plot_confusions, trimmed_confusion
 from speecheq_jax.eval.predictions import Predictions
@@ -99,7 +100,7 @@ def write_crossval_report(workdir: str | Path, result: Mapping[str, Any], *, tit
                 + [str(result["pooled"]["n"])])
     lines = [f"# {title}", ""] + [f"- {note}" for note in notes]
     lines += ["", "## Test metrics per fold, across folds and pooled", ""]
-    lines += _markdown_table(["fold"] + [t for _, t in present] + ["examples"], rows)
+    lines += markdown.table(["fold"] + [t for _, t in present] + ["examples"], rows)
     lines += ["", "mean ± std: over folds (sample std, ddof=1). pooled: every fold's test predictions "
               "concatenated and scored once. WA = accuracy, UA = mean per-class recall."]
     confusion = result["pooled"].get("category/confusion")
@@ -109,7 +110,7 @@ def write_crossval_report(workdir: str | Path, result: Mapping[str, Any], *, tit
         names, matrix = trimmed_confusion(confusion)
         lines += ["", "## Pooled confusion matrix (rows: true, columns: predicted; counts)", "",
                   f"![pooled confusion]({written['confusion'].name})", ""]
-        lines += _markdown_table(["true \\ predicted"] + names, [[n] + [str(c) for c in row]
+        lines += markdown.table(["true \\ predicted"] + names, [[n] + [str(c) for c in row]
                                                                for n, row in zip(names, matrix)])
     written["report"].write_text("\n".join(lines) + "\n")
     return written
@@ -124,7 +125,3 @@ def _mean_std_cell(result: Mapping[str, Any], key: str) -> str:
         return "–"
     std = result["std"][key]
     return _number(result["mean"][key]) + ("" if std is None else f" ± {std:.3f}")
-
-
-def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(cells) + " |" for cells in ([header, ["---"] * len(header)] + rows)]

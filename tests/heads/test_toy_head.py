@@ -15,7 +15,6 @@ import types
 import jax
 import numpy as np
 import pytest
-import soundfile
 import tensorflow_datasets as tfds
 from flax import nnx
 
@@ -36,6 +35,7 @@ from speecheq_jax.prep import prepare
 from speecheq_jax.run_config import base_config
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import step as step_lib
+from tests.corpora import fixtures
 from tests.model.synthetic import NUM_CATEGORIES, NUM_PHONEMES, random_batch, small_config
 from tests.tiny_run import tiny_demo_config
 
@@ -156,12 +156,9 @@ VALENCE_CORPUS = CorpusSpec(
 def valence_corpus(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "SPECS", dict(registry.SPECS))
     registry.register(VALENCE_CORPUS)
-    rng = np.random.default_rng(0)
-    for speaker in TOY_SPEAKERS:
-        (tmp_path / "corpus" / speaker).mkdir(parents=True)
-        for name in TOY_FILES:
-            wave = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000) + 0.01 * rng.standard_normal(8000)
-            soundfile.write(tmp_path / "corpus" / speaker / f"{name}.wav", wave.astype(np.float32), 16000)
+    for i, speaker in enumerate(TOY_SPEAKERS):
+        for j, name in enumerate(TOY_FILES):
+            fixtures.write_wav(tmp_path / "corpus" / speaker / f"{name}.wav", seconds=0.5, seed=10 * i + j)
     return tmp_path / "corpus"
 
 
