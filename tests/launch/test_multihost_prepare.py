@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from speecheq_jax.prep import multihost
+from tests.test_configs import load_config_module
 from tests.train.test_multihost import REPO, _launch
 
 pytestmark = pytest.mark.integration
@@ -81,3 +83,22 @@ def test_dataset_missing_on_one_host_stops_both(prepared, tmp_path):
     assert [code for code, _ in results] == [1, 1], results[0][1][-2000:] + results[1][1][-2000:]
     assert "process(es) [1] do not see the datasets" in results[0][1]
     assert "prepare them first, in one process: python -m speecheq_jax.prep.prepare" in results[1][1]
+
+
+@pytest.mark.unit
+def test_one_process_prepares_as_before(monkeypatch, tmp_path):
+    data = load_config_module("demo").get_config("").data
+    prepared = []
+    monkeypatch.setattr(multihost, "prepare_all", prepared.append)
+    multihost.prepare_or_refuse(data)
+    assert prepared == [data]
+
+
+@pytest.mark.unit
+def test_prepare_commands_name_the_missing_datasets_with_their_options(tmp_path):
+    data = load_config_module("demo").get_config("").data
+    data.data_dir, data.strict = str(tmp_path), True
+    [command] = multihost.prepare_commands(data)
+    assert shlex.split(command) == ["python", "-m", "speecheq_jax.prep.prepare", "--corpus", "seqd_synth",
+                                    "--data_dir", str(tmp_path), "--synth",
+                                    '{"langs": ["cmn", "eng"], "num": 2000, "seed": 0}', "--strict"]
