@@ -36,8 +36,10 @@ if [[ -n $apt ]]; then
   if ((${#missing[@]})); then
     sudo=()
     [[ $(id -u) == 0 ]] || sudo=(sudo)
-    run "${sudo[@]}" apt-get update -qq
-    run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    # A fresh VM's unattended upgrades may hold the dpkg lock for a few minutes: wait for it.
+    lock=(-o DPkg::Lock::Timeout=600)
+    run "${sudo[@]}" apt-get "${lock[@]}" update -qq
+    run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq "${missing[@]}"
   fi
 fi
 
