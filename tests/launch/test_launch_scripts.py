@@ -146,6 +146,21 @@ def test_gpu_multinode_cuda13_and_no_apt(repo, fakes):
     assert f"jax[cuda13]=={PINNED}" in setup and "--apt" not in setup
 
 
+def test_gpu_multinode_runs_the_printed_commands(repo, fakes):
+    root, head = repo
+    env, log = fakes
+    args = ["--hosts", "gpu1,gpu2,gpu3", *JOB]
+    dry = _commands(_script(root, "gpu_multinode.sh", "--dry-run", *args, env=env))
+    real = _script(root, "gpu_multinode.sh", *args, env=env)
+    Path(f"/tmp/speecheq_jax-{head}.tar.gz").unlink()
+    assert real.returncode == 0, real.stderr
+    ran = [shlex.split(line) for line in log.read_text().splitlines()]
+    assert sorted(ran) == sorted(c for c in dry[1:] if c != ["wait"])  # the same commands, each step's in any order
+    # Every copy ends before a setup starts, every setup before a job.
+    assert [c[0] for c in ran] == ["scp"] * 3 + ["ssh"] * 6
+    assert all("setup_worker.sh" in c[-1] for c in ran[3:6]) and all("speecheq_jax.main" in c[-1] for c in ran[6:])
+
+
 def test_gpu_multinode_fails_when_a_host_fails(repo, fakes):
     root, head = repo
     env, log = fakes
