@@ -133,5 +133,6 @@ worker_setup_command() {  # WHEEL [APT?0|1]: the shell command that unpacks ARCH
 }
 
 worker_job_command() {  # [NAME=VALUE ...]: the shell command that runs the job on a worker set up as above
-  echo "cd $REMOTE_ROOT/$COMMIT && $(quote_all "$@" ../venv/bin/python -m speecheq_jax.main --config "$CONFIG" --workdir "$WORKDIR" "${JOB_ARGS[@]}")"
+  # The assignments go in as they are (the worker's shell expands them).
+  echo "cd $REMOTE_ROOT/$COMMIT && ${*:+$* }$(quote_all ../venv/bin/python -m speecheq_jax.main --config "$CONFIG" --workdir "$WORKDIR" "${JOB_ARGS[@]}")"
 }

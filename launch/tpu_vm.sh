@@ -9,8 +9,9 @@
 #    every worker; 2. on every worker, launch/setup_worker.sh of that snapshot: apt packages
 #    (espeak-ng, sox, libtcmalloc-minimal4, the Python venv module), a virtualenv
 #    ~/speecheq_jax/venv with requirements.txt and jax[tpu] at the version requirements.txt pins;
-#    3. the job on every worker at once, from ~/speecheq_jax/<commit>. JAX finds the slice and
-#    main.py calls jax.distributed.initialize(). --dry-run prints the commands and runs none.
+#    3. the job on every worker at once, from ~/speecheq_jax/<commit>, with JAX_COORDINATOR_ADDRESS
+#    (worker 0, from the metadata server) so that main.py initialises jax.distributed.
+# --dry-run prints the commands and runs none.
 #
 # On a pod slice the workdir and data_dir must be on storage every worker mounts (NFS/Filestore),
 # and the datasets prepared beforehand: a multi-host job does not prepare (docs/howto/scale-out.md).
@@ -37,5 +38,10 @@ where=(--worker=all "--zone=$zone")
 archive_commit
 run gcloud compute tpus tpu-vm scp "$ARCHIVE" "$tpu:$ARCHIVE" "${where[@]}"
 run gcloud compute tpus tpu-vm ssh "$tpu" "${where[@]}" --command "$(worker_setup_command "jax[tpu]==$(pinned_jax)" "$apt")"
-# shellcheck disable=SC2119  # no environment to add: JAX finds the slice
-run gcloud compute tpus tpu-vm ssh "$tpu" "${where[@]}" --command "$(worker_job_command)"
+# main.py starts jax.distributed when JAX_COORDINATOR_ADDRESS is set; JAX then takes the number of
+# processes and this worker's id from the metadata server. The coordinator is worker 0, the first
+# of the slice's worker-network-endpoints ('name:id:ip' or 'host', as JAX's GceTpuCluster reads
+# them), on JAX's TPU coordinator port.
+endpoints=http://metadata.google.internal/computeMetadata/v1/instance/attributes/worker-network-endpoints
+coordinator="JAX_COORDINATOR_ADDRESS=\"\$(curl -sf -H Metadata-Flavor:Google $endpoints | cut -d, -f1 | cut -d: -f3):8476\""
+run gcloud compute tpus tpu-vm ssh "$tpu" "${where[@]}" --command "$(worker_job_command "$coordinator")"

@@ -85,10 +85,35 @@ def test_tpu_vm_dry_run_prints_every_step_for_all_workers(repo, fakes):
     assert f"jax[tpu]=={PINNED}" in remote and remote[remote.index("--apt") + 1].split() == APT
     assert f"speecheq_jax/{head}/launch/setup_worker.sh" in remote and archive in remote
     remote = _remote(job)
-    assert remote[:3] == ["cd", f"speecheq_jax/{head}", "&&"]
-    assert remote[3:] == ["../venv/bin/python", "-m", "speecheq_jax.main", "--config", JOB[0], "--workdir", JOB[1],
+    assert remote[:3] == ["cd", f"speecheq_jax/{head}", "&&"] and remote[3].startswith("JAX_COORDINATOR_ADDRESS=")
+    assert remote[4:] == ["../venv/bin/python", "-m", "speecheq_jax.main", "--config", JOB[0], "--workdir", JOB[1],
                           *JOB[2:]]
     assert not log.exists()  # nothing was run
+
+
+@pytest.mark.parametrize("endpoints, coordinator", [
+    ("t1v-n-1-w-0:0:10.0.0.5,t1v-n-1-w-1:1:10.0.0.6", "10.0.0.5:8476"),  # name:id:ip
+    ("t1v-n-1-w-0,t1v-n-1-w-1", "t1v-n-1-w-0:8476"),                      # host names
+])
+def test_tpu_vm_job_coordinates_on_worker_0(repo, fakes, tmp_path, endpoints, coordinator):
+    """The job command, run by a worker's shell: worker 0 of the metadata server's list coordinates."""
+    root, head = repo
+    env, _ = fakes
+    job = _commands(_script(root, "tpu_vm.sh", "--dry-run", "--tpu", "t", "--zone", "z", *JOB, env=env))[-1]
+    home = tmp_path / "worker"
+    (home / "speecheq_jax" / head).mkdir(parents=True)
+    (home / "speecheq_jax" / "venv" / "bin").mkdir(parents=True)
+    for name, body in (("speecheq_jax/venv/bin/python", 'printf "%q " "$JAX_COORDINATOR_ADDRESS" "$@"'),
+                       ("bin/curl", f'[[ $* == *worker-network-endpoints ]] && echo "{endpoints}"')):
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (home / name).chmod(0o755)
+    worker_env = {**env, "PATH": f"{home / 'bin'}:{env['PATH']}"}
+    ran = subprocess.run(["bash", "-c", job[job.index("--command") + 1]], cwd=home, env=worker_env,
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert shlex.split(ran.stdout) == [coordinator, "-m", "speecheq_jax.main", "--config", JOB[0], "--workdir",
+                                       JOB[1], *JOB[2:]]
 
 
 def test_tpu_vm_takes_its_names_from_the_environment_and_can_skip_apt(repo, fakes):
