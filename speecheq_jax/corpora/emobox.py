@@ -42,12 +42,20 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import casia, esd, iemocap, manifest, protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_LINE, UNKNOWN_CODE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, require_root,
+    BAD_LINE,
+    UNKNOWN_CODE,
+    CorpusData,
+    CorpusLayoutError,
+    Exclusions,
+    RawUtterance,
+    ReadOptions,
+    require_root,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify
 from speecheq_jax.errors import Exclusion, UnusableFileError
 from speecheq_jax.utterance import Utterance
+
 LAYOUT = ("DIR::AUDIO_ROOT with DIR/label_map.json and DIR/fold_N/<name>_{train,test}_fold_N.jsonl "
           "(EmoBox's data/<name>/), wav paths relative to AUDIO_ROOT")
 SEPARATOR = "::"

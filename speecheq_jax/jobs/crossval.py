@@ -29,7 +29,6 @@ from typing import Any
 
 import jax
 import ml_collections
-from jax.experimental import multihost_utils
 
 from speecheq_jax.corpora import protocols, registry
 from speecheq_jax.eval import crossval_report
@@ -38,9 +37,11 @@ from speecheq_jax.eval.prediction_store import load_predictions, save_prediction
 from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.jobs.train_and_evaluate import train_and_evaluate
-from speecheq_jax.prep.prepare import PreparedDataset, open_entry, prepare_all
+from speecheq_jax.prep.multihost import prepare_or_refuse
+from speecheq_jax.prep.prepare import PreparedDataset, open_entry
 from speecheq_jax.run_config import ConfigError
 from speecheq_jax.train import compile_ahead
+
 log = logging.getLogger(__name__)
 PREDICTIONS = "test_predictions.npz"
 """A fold's test predictions under <workdir>/folds/<fold>/: written last, so its presence means finished."""
@@ -88,9 +89,7 @@ def _plan(config: ml_collections.ConfigDict) -> tuple[PreparedDataset, str]:
     if len(config.data.corpora) != 1:
         raise ConfigError(f"crossval runs the folds of ONE corpus; config.data.corpora has "
                           f"{[entry['name'] for entry in config.data.corpora]}")
-    if jax.process_index() == 0:
-        prepare_all(config.data)
-    multihost_utils.sync_global_devices("crossval datasets prepared")
+    prepare_or_refuse(config.data)  # multi-host: refused, on every process, unless already prepared
     entry = config.data.corpora[0]
     prepared = open_entry(config.data, entry)
     requested = entry.get("protocol")

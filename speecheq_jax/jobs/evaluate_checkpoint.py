@@ -18,13 +18,12 @@ so that neither package imports the other.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import json
 
 import jax
 import ml_collections

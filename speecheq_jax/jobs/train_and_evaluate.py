@@ -30,7 +30,6 @@ from pathlib import Path
 import jax
 import ml_collections
 from flax import nnx
-from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 from tqdm import tqdm
 
@@ -39,7 +38,7 @@ from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.model.params import count_params
 from speecheq_jax.model_card import build_card, write_card
-from speecheq_jax.prep.prepare import prepare_all
+from speecheq_jax.prep.multihost import prepare_or_refuse
 from speecheq_jax.train import accumulation, compile_ahead
 from speecheq_jax.train import checkpoint as checkpoint_lib
 from speecheq_jax.train import mesh as mesh_lib
@@ -69,9 +68,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-    if jax.process_index() == 0:
-        prepare_all(config.data)
-    multihost_utils.sync_global_devices("datasets prepared")
+    prepare_or_refuse(config.data)  # multi-host: refused, on every process, unless already prepared
     mesh = mesh_lib.make_mesh(config)
     spec = pipeline.load_spec(config.data)
     write_label_mapping(workdir, spec)
