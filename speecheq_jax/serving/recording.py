@@ -71,7 +71,7 @@ class RecordingPredictor:
     """Records for audio files of any length, with `model` as the runtime.
 
     Args:
-      model: the runtime (`jobs.predict_files.JaxModel`, `predict.OnnxModel`).
+      model: the runtime (`jobs.predict_files.JaxModel`, `serving.onnx_model.OnnxModel`).
       card: the model card (categories, CMVN, buckets, min_seconds).
       cap: most windows per batch.
       group: most windows whose log-mels are held at once.

@@ -12,6 +12,7 @@ import pytest
 
 from speecheq_jax import predict as onnx_predict
 from speecheq_jax.jobs import predict_files as jax_predict
+from speecheq_jax.serving.onnx_model import OnnxModel
 from speecheq_jax.serving.recording import RecordingPredictor
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,7 @@ def test_segments_follow_the_speech_and_the_summary_weighs_them(served, onnx_rec
 
 
 def test_silence_noise_and_clipping_are_flagged_once(served, caplog):
-    model = onnx_predict.OnnxModel(served.export)
+    model = OnnxModel(served.export)
     with caplog.at_level(logging.WARNING):
         records = list(RecordingPredictor(model, model.card).predict(_inputs(served)[1:4]))
     silence, noise, clipped = records
@@ -81,7 +82,7 @@ def test_silence_noise_and_clipping_are_flagged_once(served, caplog):
 
 
 def test_batched_windows_equal_windows_one_at_a_time(served, onnx_records):
-    model = onnx_predict.OnnxModel(served.export)
+    model = OnnxModel(served.export)
     (single,) = RecordingPredictor(model, model.card, cap=1).predict([served.recordings / "long.wav"])
     batched = onnx_records[0]
     assert len(batched["segments"]) > 3
