@@ -12,7 +12,12 @@ from speecheq_jax.model_card import read_card
 
 class OnnxModel:
     """The ONNX files of an export directory as a `serving.recording.Model`: one onnxruntime session
-    per input length (opened on first use); the card says which lengths exist."""
+    per input length (opened on first use); the card says which lengths exist.
+
+    onnxruntime's memory arena and memory patterns are off: with batches of 1 to `cap` rows at each
+    length, the arena kept every shape's buffers and the peak grew with the recording (10 minutes:
+    1.68 GB with them, 0.78 GB and a quarter faster without; bench/bench_predict.py).
+    """
 
     def __init__(self, model_dir: str | Path):
         self.model_dir = Path(model_dir)
@@ -36,6 +41,7 @@ class OnnxModel:
         if frames not in self._sessions:
             options = onnxruntime.SessionOptions()
             options.log_severity_level = 3  # the converter's unused initializers: one warning line each
+            options.enable_cpu_mem_arena = options.enable_mem_pattern = False  # see the class docstring
             self._sessions[frames] = onnxruntime.InferenceSession(
                 str(self.model_dir / self.files[frames]), options, providers=["CPUExecutionProvider"])
         session = self._sessions[frames]
