@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         model = OnnxModel(args.model)
-        predictor = RecordingPredictor(model, model.card, cap=args.batch_size)
+        predictor = RecordingPredictor(model, model.card, cap=args.batch_size, progress=True)
         _, done, _ = predict_files(predictor, args.input, args.output, args.timeline)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")

@@ -53,10 +53,10 @@ class JaxModel:
 
 
 def recording_predictor(config: ml_collections.ConfigDict, workdir: str | Path, checkpoint: str | int = "best",
-                        cap: int = 8) -> RecordingPredictor:
+                        cap: int = 8, progress: bool = False) -> RecordingPredictor:
     """The recording predictor over a restored checkpoint (batches of at most `cap` windows)."""
     restored = restore_for_eval(config, workdir, checkpoint)
-    return RecordingPredictor(JaxModel(restored), restored.card, cap=cap)
+    return RecordingPredictor(JaxModel(restored), restored.card, cap=cap, progress=progress)
 
 
 def predict(config: ml_collections.ConfigDict, workdir: str | Path, inputs: Sequence[str | Path], *,
@@ -74,5 +74,5 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path, inputs: Sequ
 def predict_files(config: ml_collections.ConfigDict, workdir: str | Path, inputs: Sequence[str | Path],
                   output: str | Path, *, checkpoint: str | int = "best", timeline: str | Path | None = None) -> Path:
     """`predict` written as JSON lines to `output` (timelines into `timeline`); errors are reported, not fatal."""
-    predictor = recording_predictor(config, workdir, checkpoint)
+    predictor = recording_predictor(config, workdir, checkpoint, progress=True)
     return files.predict_files(predictor, inputs, output, timeline)[0]

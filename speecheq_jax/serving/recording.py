@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from tqdm import tqdm
 
 from speecheq_jax.errors import UnusableFileError
 from speecheq_jax.eval import prediction_io
@@ -36,6 +37,13 @@ log = logging.getLogger(__name__)
 
 BLOCK_SAMPLES = vad.FRAME * 960
 """Samples per block of the first pass (30.72 s): a multiple of the VAD frame."""
+
+
+_BAR = "{desc}: {percentage:3.0f}% {n:.0f}/{total:.0f} s of speech [{elapsed}<{remaining}]"
+
+
+def _seconds(spans: Iterable[tuple[int, int]]) -> float:
+    return sum(b - a for a, b in spans) / logmel.SAMPLE_RATE
 
 
 class Model(Protocol):
@@ -75,10 +83,13 @@ class RecordingPredictor:
       card: the model card (categories, CMVN, buckets, min_seconds).
       cap: most windows per batch.
       group: most windows whose log-mels are held at once.
+      progress: show a bar of the audio seconds done (the CLIs; not the web service).
     """
 
-    def __init__(self, model: Model, card: Mapping[str, Any], *, cap: int = 8, group: int = 64):
+    def __init__(self, model: Model, card: Mapping[str, Any], *, cap: int = 8, group: int = 64,
+                 progress: bool = False):
         self.model, self.card, self.cap, self.group = model, card, cap, max(group, cap)
+        self.progress = progress
         max_frames = min(max(card["buckets"]), max(model.lengths))
         self.max_samples = windows.max_window_samples(max_frames)
         self.min_seconds = float(card["features"]["min_seconds"])
@@ -126,16 +137,20 @@ class RecordingPredictor:
         """One record per path, in order, each yielded as soon as its file's windows are all predicted."""
         waiting: collections.deque[_File] = collections.deque()
         pending: list[tuple[_File, int]] = []
-        for path in map(str, paths):
-            file = self._open(path)
-            waiting.append(file)
-            for k in range(len(file.spans)):
-                pending.append((file, k))
-                if len(pending) == self.group:
-                    self._run(pending)
-                    pending = []
-            while waiting and waiting[0].done:
+        with tqdm(desc="predict", unit="s", total=0, disable=not self.progress, bar_format=_BAR) as bar:
+            for path in map(str, paths):
+                file = self._open(path)
+                waiting.append(file)
+                bar.total += _seconds(file.spans)
+                for k in range(len(file.spans)):
+                    pending.append((file, k))
+                    if len(pending) == self.group:
+                        self._run(pending)
+                        bar.update(_seconds([f.spans[i] for f, i in pending]))
+                        pending = []
+                while waiting and waiting[0].done:
+                    yield self._record(waiting.popleft())
+            self._run(pending)
+            bar.update(_seconds([f.spans[i] for f, i in pending]))
+            while waiting:
                 yield self._record(waiting.popleft())
-        self._run(pending)
-        while waiting:
-            yield self._record(waiting.popleft())
