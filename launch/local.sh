@@ -10,6 +10,8 @@ job="${1:?usage: launch/local.sh demo|test [extra args]}"; shift || true
 need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v sox >/dev/null || need_apt+=(sox)
+# headless Chromium: the web page's test (tests/serving)
+[ "$job" != test ] || command -v chromium >/dev/null || need_apt+=(chromium)
 # tcmalloc: XLA:CPU's per-step buffers are reused instead of faulted in again (speecheq_jax/allocator.py)
 ldconfig -p | grep libtcmalloc_minimal.so.4 >/dev/null || need_apt+=(libtcmalloc-minimal4)
 if ((${#need_apt[@]})); then

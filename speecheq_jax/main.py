@@ -57,6 +57,7 @@ _MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate", "predict", "exp
 _CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "evaluate/predict/export: 'best', 'latest' or a step number.")
 _INPUT = flags.DEFINE_multi_string("input", [], "predict: audio files or directories (repeat the flag or list them).")
 _OUTPUT = flags.DEFINE_string("output", None, "predict: JSON-lines output (default <workdir>/predictions.jsonl).")
+_TIMELINE = flags.DEFINE_string("timeline", None, "predict: directory for one timeline PNG per file.")
 _FOLD = flags.DEFINE_multi_string("fold", [], "crossval: run only these folds (repeat the flag); default every fold.")
 _AGGREGATE_ONLY = flags.DEFINE_bool("aggregate_only", False, "crossval: run no fold, only aggregate the finished ones.")
 
@@ -177,7 +178,7 @@ def _use_checkpoint(config: ml_collections.ConfigDict, workdir: str, extra_input
         if not inputs:
             sys.exit("--mode predict needs --input PATH (audio files or directories)")
         output = _OUTPUT.value or os.path.join(workdir, "predictions.jsonl")
-        predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value)
+        predict_files(config, workdir, inputs, output, checkpoint=_CHECKPOINT.value, timeline=_TIMELINE.value)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from speecheq_jax.prep import prepare
 from speecheq_jax.corpora import read_corpus
 from speecheq_jax.model.model_config import HEAD_NAMES
+from speecheq_jax.prep import prepare
 from tests.corpora import fixtures
 
 pytestmark = pytest.mark.unit

@@ -22,8 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from speecheq_jax.frames import SUBSAMPLING
-
 
 def bucket_for(length: int, buckets: Sequence[int]) -> int | None:
     """Smallest bucket >= length, or None when the largest is too small."""

@@ -15,8 +15,8 @@ import pytest
 from speecheq_jax.jobs.crossval import crossval
 from tests.corpora import fixtures
 from tests.test_configs import load_config_module
-from tests.train.test_kill_restart import _run
 from tests.tiny_run import shrink
+from tests.train.test_kill_restart import _run
 from tests.train.test_preemption import OVERRIDES
 
 pytestmark = pytest.mark.integration
