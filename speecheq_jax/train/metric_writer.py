@@ -8,12 +8,36 @@ boundaries and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tensorboardX import SummaryWriter
+
+@contextlib.contextmanager
+def _torch_hidden() -> Iterator[None]:
+    """Imports inside see no torch (unless it is loaded already); afterwards torch imports as usual.
+
+    tensorboardX imports torch whenever it is installed (the SSL parity tests install it), and a
+    process that loads torch's own gloo beside jaxlib's cannot open JAX's multi-process CPU
+    collectives: tests/train/test_multihost.py fails with "Gloo context initialization failed"
+    with torch importable and passes with it hidden. Scalars need no torch.
+    """
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # `import torch` raises ImportError
+    try:
+        yield
+    finally:
+        if hide:
+            del sys.modules["torch"]
+
+
+with _torch_hidden():
+    from tensorboardX import SummaryWriter
 
 _TB_ILLEGAL = re.compile(r"[^\w.\-/]")
 """Characters TensorBoard tag names may not hold (e.g. the '@' of 'eq@2')."""
