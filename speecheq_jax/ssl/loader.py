@@ -150,7 +150,7 @@ def check_tensors(tensors: Mapping[str, np.ndarray], expected: Mapping[str, tupl
                        for name, (shape, _) in expected.items()
                        if name in tensors and tuple(tensors[name].shape) != shape)
     parts = [_describe(kind, names) for kind, names in
-             (("missing", missing), ("extra", extra), ("mis-shaped", misshaped)) if names]
+             (("missing", missing), ("extra", extra), ("mis-shaped, checkpoint != config", misshaped)) if names]
     if parts:
         raise CheckpointError(f"{where}: tensors do not match config.json: {'; '.join(parts)}")
 

@@ -1,0 +1,56 @@
+"""`python -m speecheq_jax.ssl extract` end to end, in a subprocess, on files written here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from speecheq_jax.data import features
+from speecheq_jax.ssl.extract import output_keys
+from tests.ssl.conftest import torch_hidden_states
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_extract(checkpoint: Path, inputs: list[Path], output: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    command = [sys.executable, "-m", "speecheq_jax.ssl", "extract", "--checkpoint", str(checkpoint),
+               "--input", *map(str, inputs), "--output", str(output)]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_extract_writes_good_files_and_one_error_line_per_bad_one(tiny_checkpoints, tmp_path):
+    checkpoint = tiny_checkpoints["wav2vec2_group"]
+    rng = np.random.default_rng(1)
+    mono, stereo = tmp_path / "mono.wav", tmp_path / "stereo.flac"
+    soundfile.write(mono, rng.uniform(-0.5, 0.5, 6000).astype(np.float32), 16000, subtype="FLOAT")
+    soundfile.write(stereo, rng.uniform(-0.5, 0.5, (9000, 2)), 22050)  # mixed down and resampled
+    missing, text, short = tmp_path / "missing.wav", tmp_path / "notes.wav", tmp_path / "short.wav"
+    text.write_text("not audio\n")
+    soundfile.write(short, np.full(30, 0.1, np.float32), 16000)  # the tiny convs need 40
+    result = run_extract(checkpoint.directory, [mono, stereo, missing, text, short], tmp_path / "out.npz")
+
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3, result.stderr
+    for path, reason in ((missing, "audio file missing"), (text, "cannot decode audio"), (short, "too short")):
+        assert any(str(path) in line and reason in line for line in errors), (path, errors)
+    with np.load(tmp_path / "out.npz") as arrays:
+        assert sorted(arrays.files) == ["mono.wav", "stereo.flac"]
+        expected, _ = torch_hidden_states(checkpoint.model, features.read_audio(mono)[None])
+        assert np.max(np.abs(arrays["mono.wav"] - expected[:, 0])) <= 1e-4
+        samples = len(features.read_audio(stereo))
+        assert arrays["stereo.flac"].shape == (3, (((samples - 10) // 5 + 1 - 3) // 2 + 1 - 3) // 2 + 1, 32)
+
+
+def test_output_keys_are_names_unless_names_collide():
+    paths = [Path("x/a.wav"), Path("y/a.wav"), Path("b.wav"), Path("x/a.wav")]
+    assert output_keys(paths) == {Path("x/a.wav"): "x/a.wav", Path("y/a.wav"): "y/a.wav", Path("b.wav"): "b.wav"}
