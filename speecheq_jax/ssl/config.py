@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from speecheq_jax.ssl.errors import CheckpointError
+from speecheq_jax.ssl.layers import ACTIVATION_FUNCTIONS
 
 ARCHITECTURES = ("wav2vec2", "hubert", "wavlm")
 """config.json `model_type`s this package implements; also their weight-name prefix (`wav2vec2.` ...)."""
 
-ACTIVATIONS = ("gelu", "relu", "gelu_new", "gelu_pytorch_tanh", "silu", "swish")
+ACTIVATIONS = tuple(ACTIVATION_FUNCTIONS)
 """transformers' ACT2FN names we implement ("gelu" is the exact, erf GELU)."""
 
 DEFAULTS: dict[str, Any] = {
