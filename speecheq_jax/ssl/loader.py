@@ -46,7 +46,8 @@ WEIGHT_NORM_SPELLINGS = {".parametrizations.weight.original0": ".weight_g",
                          ".parametrizations.weight.original1": ".weight_v"}
 LEAF_NAMES = {"kernel": "weight", "scale": "weight", "embedding": "weight", "mean": "running_mean",
               "var": "running_var"}
-POSITION_TABLE = ("encoder.position_bias.rel_attn_embed.weight", "encoder.layers.0.attention.rel_attn_embed.weight")
+POSITION_TABLE = ("encoder.position_bias.rel_attn_embed.embedding", "encoder.layers.0.attention.rel_attn_embed.weight")
+"""(our path, the checkpoint's name) of WavLM's relative position table."""
 STACKED = "encoder.layers."
 SHOWN = 3
 """Names shown per kind of mismatch in the error line (then the count)."""
@@ -103,7 +104,7 @@ def encoder_tensors(tensors: Mapping[str, np.ndarray], arch: str) -> dict[str, n
 
 def _checkpoint_name(path: str) -> str:
     """Our parameter path 'a.b.kernel' -> the checkpoint's name 'a.b.weight' (stacked layers: '{i}' after layers)."""
-    if path == POSITION_TABLE[0].replace("weight", "embedding"):
+    if path == POSITION_TABLE[0]:
         return POSITION_TABLE[1]
     head, _, leaf = path.rpartition(".")
     name = f"{head}.{LEAF_NAMES.get(leaf, leaf)}"
@@ -121,8 +122,8 @@ def _path_name(path: tuple) -> str:
     return ".".join(str(key.key) for key in path if isinstance(key, jax.tree_util.DictKey))
 
 
-def _expected(abstract: nnx.State, num_layers: int) -> dict[str, tuple[tuple[int, ...], str]]:
-    """{checkpoint name: (its PyTorch shape, our path)} for every parameter of the abstract module."""
+def _expected(abstract: nnx.State, num_layers: int) -> dict[str, tuple[int, ...]]:
+    """{checkpoint name: its PyTorch shape} for every parameter of the abstract module."""
     expected = {}
     for path, value in jax.tree_util.tree_flatten_with_path(abstract)[0]:
         ours = _path_name(path)
@@ -132,7 +133,7 @@ def _expected(abstract: nnx.State, num_layers: int) -> dict[str, tuple[tuple[int
         if ours.endswith(".kernel"):
             shape = shape[::-1]
         for i in range(num_layers if "{i}" in template else 1):
-            expected[template.format(i=i)] = (shape, ours)
+            expected[template.format(i=i)] = shape
     return expected
 
 
@@ -141,13 +142,12 @@ def _describe(kind: str, names: list[str]) -> str:
     return f"{len(names)} {kind} ({shown})"
 
 
-def check_tensors(tensors: Mapping[str, np.ndarray], expected: Mapping[str, tuple[tuple[int, ...], str]],
-                  where: str) -> None:
+def check_tensors(tensors: Mapping[str, np.ndarray], expected: Mapping[str, tuple[int, ...]], where: str) -> None:
     """Raises one CheckpointError naming the missing, extra and mis-shaped tensors (none: returns)."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     misshaped = sorted(f"{name} {list(tensors[name].shape)} != {list(shape)}"
-                       for name, (shape, _) in expected.items()
+                       for name, shape in expected.items()
                        if name in tensors and tuple(tensors[name].shape) != shape)
     parts = [_describe(kind, names) for kind, names in
              (("missing", missing), ("extra", extra), ("mis-shaped, checkpoint != config", misshaped)) if names]

@@ -36,41 +36,59 @@ def same_padding(kernel_size: int) -> tuple[int, int]:
     return kernel_size // 2, kernel_size // 2 - (1 - kernel_size % 2)
 
 
-class WeightNormConv(nnx.Module):
-    """Grouped 'same' Conv1d with kernel g * v / |v| (PyTorch weight_norm, dim=2), params in PyTorch's layout.
+def grouped_conv(x: jax.Array, kernel: jax.Array, groups: int) -> jax.Array:
+    """'same' grouped Conv1d without bias: x [B, T, D], kernel [D, D/G, K] (PyTorch's layout) -> [B, T, D].
 
-    weight_g [1, 1, K], weight_v [D, D/G, K], bias [D]; x [B, T, D] -> [B, T, D].
+    Run as G ungrouped convolutions on the channel slices: XLA:CPU's kernel gradient of a grouped
+    convolution (feature_group_count) took 14 s for a base model's positional conv on 10 s of audio,
+    the G convolutions 1.1 s forward and backward (and 144 ms against 214 ms forward; bench/bench_ssl.py).
+    """
+    width = kernel.shape[0] // groups
+    padding = (same_padding(kernel.shape[-1]),)
+    outputs = [jax.lax.conv_general_dilated(x[..., g * width:(g + 1) * width], kernel[g * width:(g + 1) * width],
+                                            window_strides=(1,), padding=padding,
+                                            dimension_numbers=("NWC", "OIW", "NWC")) for g in range(groups)]
+    return jnp.concatenate(outputs, axis=-1)
+
+
+class PositionalConv(nnx.Module):
+    """Grouped 'same' Conv1d x [B, T, D] -> [B, T, D], parameters in PyTorch's layout (D/G input channels a group).
+
+    With weight norm (PyTorch's weight_norm, dim=2): kernel = g * v / |v|, the norm over output and input
+    channels per tap, weight_g [1, 1, K], weight_v [D, D/G, K]. Without (HuBERT's batch-norm variant):
+    weight [D, D/G, K]. bias [D].
     """
 
-    def __init__(self, features: int, kernel_size: int, groups: int, *, rngs: nnx.Rngs):
+    def __init__(self, features: int, kernel_size: int, groups: int, *, weight_norm: bool, rngs: nnx.Rngs):
         init = nnx.initializers.lecun_normal(in_axis=(1, 2), out_axis=0)
-        self.weight_v = nnx.Param(init(rngs.params(), (features, features // groups, kernel_size), jnp.float32))
-        self.weight_g = nnx.Param(jnp.ones((1, 1, kernel_size), jnp.float32))
+        kernel = nnx.Param(init(rngs.params(), (features, features // groups, kernel_size), jnp.float32))
+        if weight_norm:
+            self.weight_v, self.weight_g = kernel, nnx.Param(jnp.ones((1, 1, kernel_size), jnp.float32))
+        else:
+            self.weight = kernel
         self.bias = nnx.Param(jnp.zeros((features,), jnp.float32))
+        self.weight_norm = weight_norm
         self.groups = groups
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def kernel(self) -> jax.Array:
+        if not self.weight_norm:
+            return self.weight[...]
         v = self.weight_v[...]
-        kernel = self.weight_g[...] * v / jnp.sqrt(jnp.sum(v * v, axis=(0, 1), keepdims=True))
-        out = jax.lax.conv_general_dilated(x, kernel, window_strides=(1,), padding=(same_padding(v.shape[-1]),),
-                                           dimension_numbers=("NWC", "OIW", "NWC"), feature_group_count=self.groups)
-        return out + self.bias[...]
+        return self.weight_g[...] * v / jnp.sqrt(jnp.sum(v * v, axis=(0, 1), keepdims=True))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return grouped_conv(x, self.kernel(), self.groups) + self.bias[...]
 
 
 class PositionalConvEmbedding(nnx.Module):
     """x [B, T, D] -> activation(grouped conv(x)) [B, T, D]; HuBERT's variant: BatchNorm first, no weight norm."""
 
     def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
-        features, kernel_size = config.hidden_size, config.num_conv_pos_embeddings
-        groups = config.num_conv_pos_embedding_groups
-        if config.conv_pos_batch_norm:
-            self.batch_norm = nnx.BatchNorm(features, use_running_average=True, epsilon=BATCH_NORM_EPS,
-                                            use_fast_variance=False, rngs=rngs)
-            self.conv = nnx.Conv(features, features, kernel_size, feature_group_count=groups,
-                                 padding=(same_padding(kernel_size),), rngs=rngs)
-        else:
-            self.batch_norm = None
-            self.conv = WeightNormConv(features, kernel_size, groups, rngs=rngs)
+        features = config.hidden_size
+        self.batch_norm = (nnx.BatchNorm(features, use_running_average=True, epsilon=BATCH_NORM_EPS,
+                                         use_fast_variance=False, rngs=rngs) if config.conv_pos_batch_norm else None)
+        self.conv = PositionalConv(features, config.num_conv_pos_embeddings, config.num_conv_pos_embedding_groups,
+                                   weight_norm=not config.conv_pos_batch_norm, rngs=rngs)
         self.activation = ACTIVATION_FUNCTIONS[config.feat_extract_activation]
 
     def __call__(self, x: jax.Array) -> jax.Array:
