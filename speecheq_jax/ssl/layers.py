@@ -26,3 +26,12 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 def layer_norm(num_features: int, eps: float, rngs: nnx.Rngs) -> nnx.LayerNorm:
     """LayerNorm over the last axis with PyTorch's numerics."""
     return nnx.LayerNorm(num_features, epsilon=eps, use_fast_variance=False, rngs=rngs)
+
+
+def per_frame(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """fn applied to x [B, T, D] as one [B*T, D] matrix -> [B, T, D'].
+
+    For Linear layers: XLA:CPU computed the kernel gradient of a [B, T, D] input (a contraction over two
+    axes) markedly slower, e.g. a base model's feed-forward forward+backward 258 ms against 155 ms flat.
+    """
+    return fn(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)

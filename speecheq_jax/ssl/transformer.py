@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from speecheq_jax.ssl.config import EncoderConfig
-from speecheq_jax.ssl.layers import ACTIVATION_FUNCTIONS, layer_norm
+from speecheq_jax.ssl.layers import ACTIVATION_FUNCTIONS, layer_norm, per_frame
 from speecheq_jax.ssl.wavlm_bias import RelativePositionBias, gate_position_bias
 
 BATCH_NORM_EPS = 1e-5
@@ -114,14 +114,14 @@ class Attention(nnx.Module):
 
     def __call__(self, x: jax.Array, mask: jax.Array | None, position_bias: jax.Array | None) -> jax.Array:
         batch, length, features = x.shape
-        q, k, v = (proj(x).reshape(batch, length, self.num_heads, -1) for proj in (self.q_proj, self.k_proj,
-                                                                                   self.v_proj))
+        q, k, v = (per_frame(proj, x).reshape(batch, length, self.num_heads, -1)
+                   for proj in (self.q_proj, self.k_proj, self.v_proj))
         bias = None
         if position_bias is not None:
             bias = gate_position_bias(x, self.gru_rel_pos_linear, self.gru_rel_pos_const[...], position_bias)
         key_mask = None if mask is None else mask[:, None, None, :]
         out = jax.nn.dot_product_attention(q, k, v, bias=bias, mask=key_mask)
-        return self.out_proj(out.reshape(batch, length, features))
+        return per_frame(self.out_proj, out.reshape(batch, length, features))
 
 
 class FeedForward(nnx.Module):
@@ -133,7 +133,7 @@ class FeedForward(nnx.Module):
         self.activation = ACTIVATION_FUNCTIONS[config.hidden_act]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.output_dense(self.activation(self.intermediate_dense(x)))
+        return per_frame(lambda h: self.output_dense(self.activation(self.intermediate_dense(h))), x)
 
 
 class EncoderLayer(nnx.Module):
