@@ -40,8 +40,9 @@ def grouped_conv(x: jax.Array, kernel: jax.Array, groups: int) -> jax.Array:
     """'same' grouped Conv1d without bias: x [B, T, D], kernel [D, D/G, K] (PyTorch's layout) -> [B, T, D].
 
     Run as G ungrouped convolutions on the channel slices: XLA:CPU's kernel gradient of a grouped
-    convolution (feature_group_count) took 14 s for a base model's positional conv on 10 s of audio,
-    the G convolutions 1.1 s forward and backward (and 144 ms against 214 ms forward; bench/bench_ssl.py).
+    convolution (feature_group_count) is very slow. By-hand trace, one process on the loaded 2-core
+    machine, a base model's positional conv on 10 s of audio: grouped 16.8 s forward and backward,
+    214 ms forward; G convolutions 1.1 s and 144 ms.
     """
     width = kernel.shape[0] // groups
     padding = (same_padding(kernel.shape[-1]),)
