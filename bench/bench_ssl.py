@@ -29,6 +29,7 @@ import json
 import os
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -61,7 +62,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def torch_classes(arch: str) -> tuple[type, type]:
-    import transformers  # noqa: PLC0415  (bench-only dependency)
+    import transformers
 
     return {"wav2vec2": (transformers.Wav2Vec2Config, transformers.Wav2Vec2Model),
             "hubert": (transformers.HubertConfig, transformers.HubertModel),
@@ -70,7 +71,7 @@ def torch_classes(arch: str) -> tuple[type, type]:
 
 def save_checkpoint(arch: str, directory: Path) -> None:
     """A random-weight base model of `arch` (seed 0), saved with save_pretrained."""
-    import torch  # noqa: PLC0415
+    import torch
 
     config_class, model_class = torch_classes(arch)
     torch.manual_seed(0)
@@ -88,14 +89,12 @@ def make_ours(size: str, batch: object, threads: int, *, checkpoint: str, second
               ) -> tuple[float, Callable[[], None]]:
     """(compile seconds, one forward or fine-tuning step of ours run to completion). `time_side`'s signature."""
     del size, batch, threads
-    import time  # noqa: PLC0415
+    import jax  # in the worker only: the parent process never holds JAX or torch state
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
 
-    import jax  # noqa: PLC0415
-    import jax.numpy as jnp  # noqa: PLC0415
-    import optax  # noqa: PLC0415
-    from flax import nnx  # noqa: PLC0415
-
-    from speecheq_jax.ssl import load_encoder  # noqa: PLC0415
+    from speecheq_jax.ssl import load_encoder
 
     module, config = load_encoder(checkpoint)
     waveform, target = (jnp.asarray(a) for a in inputs(seconds, config.hidden_size))
@@ -135,7 +134,7 @@ def make_theirs(size: str, batch: object, threads: int, *, checkpoint: str, seco
                 ) -> tuple[float, Callable[[], None]]:
     """(0, one forward or fine-tuning step of transformers' model). `time_side`'s signature."""
     del size, batch
-    import torch  # noqa: PLC0415
+    import torch
 
     torch.set_num_threads(threads)
     model = torch_classes(json.loads((Path(checkpoint) / "config.json").read_text())["model_type"])[1]

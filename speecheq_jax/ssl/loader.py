@@ -32,6 +32,7 @@ from pathlib import Path
 import jax
 import numpy as np
 from flax import nnx
+from safetensors.numpy import load_file
 
 from speecheq_jax.ssl.config import EncoderConfig, read_config
 from speecheq_jax.ssl.encoder import SSLEncoder
@@ -54,8 +55,6 @@ SHOWN = 3
 
 
 def _read_safetensors(paths: list[Path]) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file  # noqa: PLC0415  (keeps `import speecheq_jax.ssl` light)
-
     tensors: dict[str, np.ndarray] = {}
     for path in paths:
         tensors.update(load_file(str(path)))
@@ -64,7 +63,7 @@ def _read_safetensors(paths: list[Path]) -> dict[str, np.ndarray]:
 
 def _read_pytorch_bin(path: Path) -> dict[str, np.ndarray]:
     try:
-        import torch  # noqa: PLC0415  (optional: only old-format checkpoints need it)
+        import torch  # optional: only the old format needs it
     except ImportError as e:
         raise CheckpointError(f"{path}: reading pytorch_model.bin needs torch (pip install torch), or save the "
                               "checkpoint as model.safetensors") from e
