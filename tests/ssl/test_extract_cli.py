@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 import soundfile
 
 from speecheq_jax.data import features
-from speecheq_jax.ssl.extract import output_keys
+from speecheq_jax.ssl.errors import CheckpointError
+from speecheq_jax.ssl.extract import Extractor, output_keys
 from tests.ssl.conftest import torch_hidden_states
 
 pytestmark = pytest.mark.integration
@@ -54,3 +57,28 @@ def test_extract_writes_good_files_and_one_error_line_per_bad_one(tiny_checkpoin
 def test_output_keys_are_names_unless_names_collide():
     paths = [Path("x/a.wav"), Path("y/a.wav"), Path("b.wav"), Path("x/a.wav")]
     assert output_keys(paths) == {Path("x/a.wav"): "x/a.wav", Path("y/a.wav"): "y/a.wav", Path("b.wav"): "b.wav"}
+
+
+def checkpoint_with_preprocessor(source: Path, target: Path, preprocessor: dict) -> Path:
+    shutil.copytree(source, target)
+    (target / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    return target
+
+
+def test_waveform_normalised_when_the_checkpoint_says_so(tiny_checkpoints, tmp_path):
+    source = tiny_checkpoints["wav2vec2_group"].directory
+    audio = tmp_path / "a.wav"
+    soundfile.write(audio, np.random.default_rng(2).uniform(0.1, 0.3, 4000).astype(np.float32), 16000,
+                    subtype="FLOAT")
+    raw = Extractor(source).waveform(audio)
+    normalised = Extractor(checkpoint_with_preprocessor(source, tmp_path / "norm", {"do_normalize": True})
+                           ).waveform(audio)
+    assert raw.mean() > 0.1
+    assert abs(normalised.mean()) < 1e-5 and abs(normalised.std() - 1.0) < 1e-3
+
+
+def test_other_sampling_rate_is_refused(tiny_checkpoints, tmp_path):
+    target = checkpoint_with_preprocessor(tiny_checkpoints["wav2vec2_group"].directory, tmp_path / "8k",
+                                          {"sampling_rate": 8000})
+    with pytest.raises(CheckpointError, match="sampling_rate 8000 is not 16000"):
+        Extractor(target)
