@@ -35,7 +35,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-
 from bench_vs_torchaudio import time_side  # same directory: run as `python bench/bench_ssl.py`
 
 SAMPLE_RATE = 16000

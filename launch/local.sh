@@ -28,6 +28,13 @@ if [ ! -x .venv/bin/python ] || ! cat requirements.txt requirements-export.txt |
   .venv/bin/pip install -q --no-deps -r requirements-export.txt
   .venv/bin/pip install -q --no-deps -e .
   cat requirements.txt requirements-export.txt > .venv/.requirements
+  rm -f .venv/.requirements-ssl
+fi
+# The tests' parity reference for the SSL encoders (transformers on PyTorch, CPU): test-only.
+if [ "$job" = test ] && ! cmp -s requirements-ssl.txt .venv/.requirements-ssl; then
+  echo "[setup] test-only requirements-ssl.txt (PyTorch CPU, transformers)"
+  .venv/bin/pip install -q -r requirements-ssl.txt
+  cp requirements-ssl.txt .venv/.requirements-ssl
 fi
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
 # Both jobs under tcmalloc: main.py would restart itself under it, pytest's own process would not.

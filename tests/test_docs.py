@@ -96,9 +96,17 @@ def _modules() -> dict[str, Path]:
 
 @functools.cache
 def _definitions(module: str) -> dict[str, ast.AST]:
-    """Top-level names a module defines (def, class, assignment), not the names it imports."""
+    """Top-level names a module defines (def, class, assignment), not the names it imports, unless
+    it exports them in `__all__` (a package's public API re-exported from its modules)."""
     path = _modules()[module]
-    return _body_definitions(ast.parse(path.read_text()).body) if path else {}
+    if not path:
+        return {}
+    body = ast.parse(path.read_text()).body
+    out = _body_definitions(body)
+    exported = out.get("__all__")
+    if isinstance(exported, ast.Assign) and isinstance(exported.value, (ast.List, ast.Tuple)):
+        out.update({item.value: exported for item in exported.value.elts if isinstance(item, ast.Constant)})
+    return out
 
 
 def _body_definitions(body: list[ast.stmt]) -> dict[str, ast.AST]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speecheq_jax.eval.prediction_io import expand_inputs
+from speecheq_jax.serving.files import expand_inputs
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.extract import Extractor, extract
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from speecheq_jax.data.errors import DataError
+from speecheq_jax.errors import DataError
 
 
 class CheckpointError(DataError):

@@ -1,6 +1,6 @@
 """Hidden states of audio files from a checkpoint: the work behind `python -m speecheq_jax.ssl extract`.
 
-Audio is read by the project's reader (`data.features.read_audio`: `audio_check.decode`, mean of the
+Audio is read by the project's reader (`features.logmel.read_audio`: `audio_file.decode`, mean of the
 channels, `scipy.signal.resample_poly` to 16 kHz), then normalised to zero mean and unit variance
 when the checkpoint's preprocessor_config.json says `do_normalize` (as transformers' feature
 extractor does; a directory without that file gets the raw waveform). Each file runs alone, unpadded,
@@ -23,7 +23,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from speecheq_jax.data import features
+from speecheq_jax.features import logmel
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.loader import load_encoder
 
@@ -48,9 +48,9 @@ def wants_normalize(checkpoint_dir: Path) -> bool:
         preprocessor = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise CheckpointError(f"{path}: cannot read it ({' '.join(str(e).split())})") from e
-    if preprocessor.get("sampling_rate", features.SAMPLE_RATE) != features.SAMPLE_RATE:
+    if preprocessor.get("sampling_rate", logmel.SAMPLE_RATE) != logmel.SAMPLE_RATE:
         raise CheckpointError(f"{path}: sampling_rate {preprocessor['sampling_rate']} is not "
-                              f"{features.SAMPLE_RATE} (the only rate supported)")
+                              f"{logmel.SAMPLE_RATE} (the only rate supported)")
     return bool(preprocessor.get("do_normalize", False))
 
 
@@ -71,7 +71,7 @@ class Extractor:
 
     def waveform(self, path: Path) -> np.ndarray:
         """float32 [N] at 16 kHz, normalised if the checkpoint asks. Raises a ValueError naming the file."""
-        samples = features.read_audio(path)
+        samples = logmel.read_audio(path)
         if len(samples) < self.config.min_samples:
             raise ValueError(f"{path}: too short for the encoder's convolutions ({len(samples)} samples at "
                              f"16 kHz; at least {self.config.min_samples} needed)")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from speecheq_jax.data import features
+from speecheq_jax.features import logmel
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.extract import Extractor, output_keys
 from tests.ssl.conftest import torch_hidden_states
@@ -48,9 +48,9 @@ def test_extract_writes_good_files_and_one_error_line_per_bad_one(tiny_checkpoin
         assert any(str(path) in line and reason in line for line in errors), (path, errors)
     with np.load(tmp_path / "out.npz") as arrays:
         assert sorted(arrays.files) == ["mono.wav", "stereo.flac"]
-        expected, _ = torch_hidden_states(checkpoint.model, features.read_audio(mono)[None])
+        expected, _ = torch_hidden_states(checkpoint.model, logmel.read_audio(mono)[None])
         assert np.max(np.abs(arrays["mono.wav"] - expected[:, 0])) <= 1e-4
-        samples = len(features.read_audio(stereo))
+        samples = len(logmel.read_audio(stereo))
         assert arrays["stereo.flac"].shape == (3, (((samples - 10) // 5 + 1 - 3) // 2 + 1 - 3) // 2 + 1, 32)
 
 

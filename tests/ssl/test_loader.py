@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.numpy import load_file, save_file
 
-from speecheq_jax.data.errors import DataError
+from speecheq_jax.errors import DataError
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.loader import load_encoder
 from tests.ssl.conftest import build_model, torch_hidden_states
