@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,19 +46,15 @@ class LabelOptions:
       outside: what happens to an example whose category is outside
         `label_set` or the taxonomy: "drop" it, or "mask" its category and keep
         it for the other tasks.
-      iemocap_exc: "merge" excited into happy (the standard 4-class setup) or
-        "drop" it.
-      ravdess_calm: "neutral" maps calm onto neutral; "drop" removes it.
-      iemocap_arousal: use IEMOCAP's arousal (1..5 -> (a-1)/4) as an intensity
-        target. It is dimensional, not a categorical level, so it never enters
-        EQ@k (IEMOCAP stays scored at k = 1 only).
+      corpus: a corpus's own options, (name, value) pairs sorted by name; each
+        corpus declares its options, defaults and allowed values in its spec
+        (`CorpusOption`, e.g. IEMOCAP's `iemocap_exc`), which fills in and checks
+        them (`CorpusSpec.resolve_label_options`).
     """
 
     label_set: tuple[str, ...] | None = None
     outside: str = "drop"
-    iemocap_exc: str = "merge"
-    ravdess_calm: str = "neutral"
-    iemocap_arousal: bool = False
+    corpus: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.label_set is not None:
@@ -65,20 +62,34 @@ class LabelOptions:
             if unknown:
                 raise ValueError(f"label_set has unknown categories {unknown}; known: {CATEGORIES}")
         _check_choice("outside", self.outside, ("drop", "mask"))
-        _check_choice("iemocap_exc", self.iemocap_exc, ("merge", "drop"))
-        _check_choice("ravdess_calm", self.ravdess_calm, ("neutral", "drop"))
+
+    def corpus_option(self, name: str) -> Any:
+        """The value of corpus option `name` (KeyError when the options were not resolved for that corpus)."""
+        return dict(self.corpus)[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values, the corpus options beside the run-wide ones (the config's and the dataset's form)."""
+        return {"label_set": None if self.label_set is None else list(self.label_set), "outside": self.outside,
+                **dict(self.corpus)}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object] | None) -> LabelOptions:
-        """Builds options from a config dict, rejecting unknown keys by name."""
+        """Builds options from a config dict: label_set and outside, every other key a corpus option."""
         values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(values) - known)
-        if extra:
-            raise ValueError(f"unknown label option(s) {extra}; known: {sorted(known)}")
-        if values.get("label_set") is not None:
-            values["label_set"] = tuple(values["label_set"])
-        return cls(**values)
+        label_set = values.pop("label_set", None)
+        outside = values.pop("outside", "drop")
+        return cls(label_set=None if label_set is None else tuple(label_set), outside=str(outside),
+                   corpus=tuple(sorted(values.items())))
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusOption:
+    """One option a corpus declares (in its `CorpusSpec.options`): its name, default and allowed values."""
+
+    name: str
+    default: Any
+    choices: tuple[Any, ...]
+    doc: str
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
@@ -102,7 +113,7 @@ class OptionDrop:
     Attributes:
       code: the native category code.
       what: its name in the reason, e.g. 'excited'.
-      option: the `LabelOptions` field; the code is dropped when it is 'drop'.
+      option: the corpus option (`CorpusOption`) that drops the code when it is 'drop'.
     """
 
     code: str
@@ -148,7 +159,7 @@ class CorpusLabels:
         if native not in self.categories:
             raise ValueError(f"unknown emotion code {native!r}; known: {sorted(self.categories)}")
         for drop in self.option_drops:
-            if native == drop.code and getattr(options, drop.option) == "drop":
+            if native == drop.code and dict(options.corpus).get(drop.option) == "drop":
                 return CategoryDecision(None, "drop", f"{drop.what} dropped ({drop.option}=drop)")
         unified = self.categories[native]
         if unified is None:

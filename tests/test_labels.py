@@ -29,9 +29,9 @@ def test_iemocap_four_class_merges_excited_and_drops_the_rest():
 
 
 def test_options_change_the_map():
-    assert map_category("iemocap", "exc", labels.LabelOptions(iemocap_exc="drop")).action == "drop"
+    assert map_category("iemocap", "exc", labels.LabelOptions.from_mapping({"iemocap_exc": "drop"})).action == "drop"
     assert map_category("ravdess", "02").category == "neutral"
-    assert map_category("ravdess", "02", labels.LabelOptions(ravdess_calm="drop")).action == "drop"
+    assert map_category("ravdess", "02", labels.LabelOptions.from_mapping({"ravdess_calm": "drop"})).action == "drop"
     masked = map_category("cremad", "DIS", labels.LabelOptions(label_set=("angry",), outside="mask"))
     assert (masked.category, masked.action) == (None, "mask")
 
@@ -43,10 +43,22 @@ def test_bad_codes_and_options_are_errors():
         map_category("nope", "x")
     with pytest.raises(ValueError, match=r"targets \['joy'\] are not in the taxonomy"):
         labels.CorpusLabels(categories={"j": "joy"})
-    with pytest.raises(ValueError, match="unknown label option"):
-        labels.LabelOptions.from_mapping({"labelset": ["happy"]})
+    iemocap = registry.get("iemocap")
+    with pytest.raises(ValueError, match=r"label option\(s\) \['labelset'\] do not apply to IEMOCAP"):
+        iemocap.resolve_label_options(labels.LabelOptions.from_mapping({"labelset": ["happy"]}), strict=True)
+    with pytest.raises(ValueError, match=r"IEMOCAP label option iemocap_exc='keep'; expected one of \('merge', 'drop'\)"):
+        iemocap.resolve_label_options(labels.LabelOptions.from_mapping({"iemocap_exc": "keep"}))
     with pytest.raises(ValueError, match="outside"):
         labels.LabelOptions(outside="keep")
+
+
+def test_a_corpus_fills_in_its_own_options_and_drops_other_corpora_s():
+    options = labels.LabelOptions.from_mapping({"label_set": ["happy", "sad"], "ravdess_calm": "drop"})
+    resolved = registry.get("iemocap").resolve_label_options(options)
+    assert resolved.label_set == ("happy", "sad")
+    assert dict(resolved.corpus) == {"iemocap_exc": "merge", "iemocap_arousal": False}
+    assert registry.get("casia").resolve_label_options(options).corpus == ()
+    assert labels.LabelOptions.from_mapping(resolved.as_dict()) == resolved
 
 
 def test_intensity_scales():

@@ -33,10 +33,12 @@ def read_corpus(
     Args:
       name: a registered corpus (`registry.names()`).
       root: the corpus folder (for 'manifest': the manifest file or its folder).
-      options: the run's label options.
+      options: the run's label options (the corpus's own filled in with its defaults and checked).
       phonemize: run g2p on transcripts (slow on large corpora; off for summaries).
       check_audio: decode every audio file and exclude unusable ones (features.audio_file).
       strict: a file that would be excluded is an error instead.
     """
-    options = ReadOptions(labels=options, phonemize=phonemize, check_audio=check_audio, strict=strict)
-    return registry.get(name).read(Path(root), options)
+    spec = registry.get(name)
+    options = ReadOptions(labels=spec.resolve_label_options(options), phonemize=phonemize, check_audio=check_audio,
+                          strict=strict)
+    return spec.read(Path(root), options)

@@ -41,8 +41,9 @@ class CorpusSpec:
         (root, parameters) -> None writes the corpus into root (idempotent),
         and the config's `synth` dict overrides its parameters.
       generate_defaults: the generator's parameters and their defaults (the keys it accepts).
-      reads_label_options: `LabelOptions` fields the reader itself reads (besides those
-        `labels.option_drops` names and the run-wide label_set / outside).
+      options: the corpus's own label options (`labels.CorpusOption`: name, default, choices),
+        e.g. IEMOCAP's `iemocap_exc`; its reader and its `labels.option_drops` read them from
+        the resolved `LabelOptions.corpus`.
     """
 
     name: str
@@ -54,12 +55,31 @@ class CorpusSpec:
     units_by_group: bool = False
     generate: Callable[[Path, Mapping[str, Any]], None] | None = None
     generate_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    reads_label_options: tuple[str, ...] = ()
+    options: tuple[labels.CorpusOption, ...] = ()
 
     def label_option_names(self) -> tuple[str, ...]:
-        """The `LabelOptions` fields that change this corpus's prepared records (so its dataset's identity)."""
-        drops = tuple(drop.option for drop in self.labels.option_drops)
-        return tuple(dict.fromkeys(("label_set", "outside", *drops, *self.reads_label_options)))
+        """The label options that change this corpus's prepared records (so its dataset's identity)."""
+        return ("label_set", "outside", *(option.name for option in self.options))
+
+    def resolve_label_options(self, options: labels.LabelOptions, *, strict: bool = False) -> labels.LabelOptions:
+        """`options` for this corpus: its own options with their defaults filled in, values checked.
+
+        Another corpus's options (run-wide `config.data.label_options` serve every corpus) are
+        dropped, or with `strict` (a corpus entry's own options) a ValueError names them.
+        """
+        given = dict(options.corpus)
+        declared = {option.name: option for option in self.options}
+        foreign = sorted(set(given) - set(declared))
+        if strict and foreign:
+            raise ValueError(f"label option(s) {foreign} do not apply to {self.title}; it reads "
+                             f"{list(self.label_option_names())}")
+        values = {}
+        for name, option in declared.items():
+            values[name] = given.get(name, option.default)
+            if values[name] not in option.choices:
+                raise ValueError(f"{self.title} label option {name}={values[name]!r}; expected one of "
+                                 f"{option.choices} ({option.doc})")
+        return dataclasses.replace(options, corpus=tuple(sorted(values.items())))
 
     def generate_parameters(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
         """`generate_defaults` with the config's overrides; an unknown key is a ValueError naming the known ones."""

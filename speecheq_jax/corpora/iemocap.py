@@ -118,7 +118,7 @@ def _record(session: Path, label_file: Path, line: str, line_no: int, transcript
         audio_path=session / "sentences" / "wav" / dialog / f"{utt_id}.wav",
         speaker=speaker, gender=speaker[-1], lang="eng", text=text, native_label=native,
         group=session.name, source=source,
-        intensity=arousal_to_intensity(arousal) if options.iemocap_arousal else None,
+        intensity=arousal_to_intensity(arousal) if options.corpus_option("iemocap_arousal") else None,
         spoken_text=" ".join(_NON_SPEECH_TAG.sub(" ", text).split()),
     )
 
@@ -180,7 +180,13 @@ def arousal_to_intensity(arousal: float) -> float:
 
 SPEC = CorpusSpec(
     name="iemocap", title="IEMOCAP", read=read, layout=LAYOUT, protocols=(protocols.LEAVE_ONE_SESSION_OUT,),
-    reads_label_options=("iemocap_arousal",),
+    options=(
+        labels.CorpusOption("iemocap_exc", "merge", ("merge", "drop"),
+                            '"merge" excited into happy (the standard 4-class setup) or "drop" it'),
+        labels.CorpusOption("iemocap_arousal", False, (False, True),
+                            "the consensus arousal 1..5 -> (a - 1) / 4 as the intensity target (dimensional: "
+                            "never in EQ@k)"),
+    ),
     labels=labels.CorpusLabels(
         categories={
             "neu": "neutral", "hap": "happy", "exc": "happy", "ang": "angry", "sad": "sad",

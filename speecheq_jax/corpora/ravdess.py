@@ -81,6 +81,8 @@ def parse_file(wav: Path, folder_actor: str, excluded: Exclusions) -> RawUtteran
 
 SPEC = CorpusSpec(
     name="ravdess", title="RAVDESS", read=read, layout=LAYOUT, protocols=(protocols.SPEAKER_INDEPENDENT,),
+    options=(labels.CorpusOption("ravdess_calm", "neutral", ("neutral", "drop"),
+                                 '"neutral" maps calm onto neutral; "drop" removes it'),),
     labels=labels.CorpusLabels(
         categories={
             "01": "neutral", "02": "neutral", "03": "happy", "04": "sad", "05": "angry",

@@ -103,10 +103,9 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
     spec = registry.get(corpus)
     if not isinstance(label_options, labels.LabelOptions):
         label_options = labels.LabelOptions.from_mapping(label_options)
-    relevant = {name: getattr(label_options, name) for name in spec.label_option_names()}
     config = CorpusConfig(
         root=None if root is None else str(Path(root).expanduser().resolve()),
-        label_options=labels.LabelOptions(**relevant),
+        label_options=spec.resolve_label_options(label_options),
         synth=None if spec.needs_root else spec.generate_parameters(synth),
     )
     builder_cls = builder_class(spec)
@@ -184,12 +183,19 @@ def entry_options(config: ml_collections.ConfigDict, entry: Mapping) -> tuple[la
     an option it does not read (`CorpusSpec.label_option_names`) is a ValueError naming it.
     """
     spec = registry.get(entry["name"])
-    own = dict(entry.get("label_options") or {})
-    wrong = sorted(set(own) - set(spec.label_option_names()))
-    if wrong:
-        raise ValueError(f"config.data.corpora entry {spec.name!r}: label option(s) {wrong} do not apply to "
-                         f"{spec.title}; it reads {list(spec.label_option_names())}")
-    return labels.LabelOptions.from_mapping({**dict(config.label_options), **own}), dict(config.synth)
+    run_wide = labels.LabelOptions.from_mapping(config.label_options)
+    known = {name for other in config.corpora for name in registry.get(other["name"]).label_option_names()}
+    unknown = sorted(set(dict(run_wide.corpus)) - known)
+    if unknown:
+        raise ValueError(f"config.data.label_options {unknown} apply to none of the run's corpora; they read "
+                         f"{sorted(known)}")
+    own = labels.LabelOptions.from_mapping(entry.get("label_options"))
+    try:
+        spec.resolve_label_options(own, strict=True)
+    except ValueError as e:
+        raise ValueError(f"config.data.corpora entry {spec.name!r}: {e}") from None
+    options = labels.LabelOptions.from_mapping({**dict(config.label_options), **dict(entry.get("label_options") or {})})
+    return spec.resolve_label_options(options), dict(config.synth)
 
 
 def prepare_entry(config: ml_collections.ConfigDict, entry: Mapping, progress: bool = True) -> PreparedDataset:

@@ -99,7 +99,7 @@ class CorpusConfig(tfds.core.BuilderConfig):
                  synth: dict | None = None):
         self.params = {
             "root": root,
-            "label_options": _options_dict(label_options),
+            "label_options": label_options.as_dict(),
             "synth": synth,
         }
         # A head registered beyond the built-in four stores one more label: its own dataset.
@@ -112,13 +112,6 @@ class CorpusConfig(tfds.core.BuilderConfig):
     @property
     def label_options(self) -> labels.LabelOptions:
         return labels.LabelOptions.from_mapping(self.params["label_options"])
-
-
-def _options_dict(options: labels.LabelOptions) -> dict[str, Any]:
-    values = {name: getattr(options, name) for name in options.__dataclass_fields__}
-    if values["label_set"] is not None:
-        values["label_set"] = list(values["label_set"])
-    return values
 
 
 class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):

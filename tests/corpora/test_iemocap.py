@@ -44,7 +44,7 @@ def test_speaker_is_session_plus_suffix_letter_not_dialog_prefix(data):
 def test_intensity_is_masked_except_neutral_unless_arousal_is_asked_for(data, iemocap_root):
     assert {u.intensity for u in data.utterances if u.category == "neutral"} == {0.0}
     assert {u.intensity for u in data.utterances if u.category != "neutral"} == {None}
-    arousal = read_corpus("iemocap", iemocap_root, labels.LabelOptions(iemocap_arousal=True), phonemize=False)
+    arousal = read_corpus("iemocap", iemocap_root, labels.LabelOptions.from_mapping({"iemocap_arousal": True}), phonemize=False)
     by_id = {u.id: u.intensity for u in arousal.utterances}
     assert by_id["Ses02F_impro01_F000"] == 0.25  # arousal 2 -> (2 - 1) / 4
     assert by_id["Ses02F_impro01_M001"] == 1.0  # arousal 5

@@ -27,7 +27,7 @@ def test_speech_files_with_intensity_gender_and_statement(ravdess_root):
 
 
 def test_calm_can_be_dropped(ravdess_root):
-    data = read_corpus("ravdess", ravdess_root, labels.LabelOptions(ravdess_calm="drop"), phonemize=False)
+    data = read_corpus("ravdess", ravdess_root, labels.LabelOptions.from_mapping({"ravdess_calm": "drop"}), phonemize=False)
     assert len(data.utterances) == 18
     assert data.excluded["category dropped: calm dropped (ravdess_calm=drop)"] == 6
 

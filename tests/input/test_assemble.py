@@ -14,8 +14,8 @@ MEAN, STD = np.full(80, 1.0, np.float32), np.full(80, 2.0, np.float32)
 
 
 def test_rows_are_normalised_padded_and_masked_exactly():
-    rows = [Row(np.full((5, 80), 3.0, np.float16), MEAN, STD, category=2, intensity=0.5, gender=-1,
-                phonemes=np.array([4, 1], np.int32), corpus_id=1, index=7),
+    labels = {"category": 2, "intensity": 0.5, "gender": -1, "phonemes": np.array([4, 1], np.int32)}
+    rows = [Row(np.full((5, 80), 3.0, np.float16), MEAN, STD, labels=labels, corpus_id=1, index=7),
             Row(np.full((8, 80), 5.0, np.float32), MEAN, STD)]
     batch = assemble(rows, 3, 8)
     batch_lib.validate(batch)
@@ -33,7 +33,9 @@ def test_rows_are_normalised_padded_and_masked_exactly():
 
 
 def test_overflow_is_a_clear_error():
-    with pytest.raises(ValueError, match="9 frames and 0 phonemes do not fit 8 frames"):
+    with pytest.raises(ValueError, match="row 0: 9 frames do not fit 8 frames"):
         assemble([Row(np.zeros((9, 80), np.float32), MEAN, STD)], 1, 8)
+    with pytest.raises(ValueError, match="row 0: 3 phonemes do not fit 2 slots"):
+        assemble([Row(np.zeros((8, 80), np.float32), MEAN, STD, labels={"phonemes": np.ones(3, np.int32)})], 1, 8)
     with pytest.raises(ValueError, match="2 rows do not fit a batch of 1"):
         assemble([Row(np.zeros((1, 80), np.float32), MEAN, STD)] * 2, 1, 8)

@@ -34,9 +34,3 @@ def test_eval_plan_covers_every_example_once_and_extends_buckets():
     assert [p.positions.tolist() for p in plans] == [[1, 4], [3, 0], [2, -1]]
     assert [p.bucket for p in plans] == [32, 64, 704]
     assert buckets.eval_plan(np.zeros(0, np.int64), 2, (32,)) == []
-
-
-def test_ctc_alignability_counts_repeats():
-    assert buckets.ctc_alignable(np.array([1, 2, 3]), 12)  # 3 encoder frames, 3 tokens
-    assert not buckets.ctc_alignable(np.array([1, 1, 2]), 12)  # needs a blank between the 1s
-    assert not buckets.ctc_alignable(np.zeros(0, np.int32), 12)

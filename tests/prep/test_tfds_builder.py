@@ -155,7 +155,7 @@ def test_a_corpus_entrys_own_label_options_are_checked_by_its_spec():
     config = base_config("tiny").data
     entry = {"name": "iemocap", "root": "/r", "label_options": {"iemocap_arousal": True}}
     options, _ = prepare.entry_options(config, entry)
-    assert options.iemocap_arousal and options.label_set is None
+    assert options.corpus_option("iemocap_arousal") and options.label_set is None
     with pytest.raises(ValueError, match=r"'casia': label option\(s\) \['iemocap_arousal'\] do not apply to CASIA"):
         prepare.entry_options(config, {"name": "casia", "label_options": {"iemocap_arousal": True}})
 
@@ -166,3 +166,11 @@ def test_unknown_corpus_and_missing_root_are_clear_errors(tmp_path):
         prepare.prepare("nope", tmp_path)
     with pytest.raises(ValueError, match="casia: pass root="):
         prepare.prepare("casia", tmp_path)
+
+
+@pytest.mark.unit
+def test_a_run_wide_option_no_corpus_of_the_run_reads_is_an_error():
+    config = base_config("tiny").data
+    config.label_options = {"labelset": ["happy"]}
+    with pytest.raises(ValueError, match=r"label_options \['labelset'\] apply to none of the run's corpora"):
+        prepare.entry_options(config, config.corpora[0])
