@@ -96,9 +96,12 @@ def _describe(error: Exception, argv: list[str]) -> str:
 def _initialize_distributed() -> None:
     """jax.distributed on multi-host platforms; nothing on one machine.
 
-    Cloud TPU pod slices and SLURM/Open MPI clusters are detected by JAX. A
-    generic multi-node launch (launch/gpu_multinode.sh, or local processes in
-    the tests) sets JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID.
+    The launchers say so through the environment: launch/tpu_vm.sh sets
+    JAX_COORDINATOR_ADDRESS (worker 0; JAX finds the process count and ids on
+    the slice), launch/gpu_multinode.sh, launch/slurm_gpu.sbatch and the tests'
+    local processes set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+    JAX_PROCESS_ID; a TPU VM environment that lists several TPU_WORKER_HOSTNAMES
+    is initialised by JAX's own detection.
     """
     env = os.environ
     if env.get("JAX_COORDINATOR_ADDRESS"):
@@ -144,6 +147,8 @@ def main(argv: list[str]) -> None:
 
 def _run_mode(config: ml_collections.ConfigDict, workdir: str, argv: list[str]) -> None:
     if _MODE.value == "prepare":
+        if jax.process_count() > 1:  # every process would write the same dataset and race on its rename
+            sys.exit("--mode prepare runs in one process, not in a multi-host job (docs/howto/scale-out.md)")
         from speecheq_jax.prep.prepare import prepare_all
         prepare_all(config.data)
     elif _MODE.value in ("train", "crossval"):
