@@ -55,18 +55,19 @@ def size(path: AnyPath) -> int:
     return path.stat().st_size if isinstance(path, pathlib.Path) else path.stat().length
 
 
-def write_text_atomic(path: PathLike, text: str) -> None:
-    """Writes `text` so that a crash leaves the old content or the new, never half.
+def write_atomic(path: PathLike, content: str | bytes, partial_suffix: str = ".tmp") -> None:
+    """Writes `content` (text as UTF-8) so that a crash leaves the old content or the new, never half.
 
-    Local: a temporary file beside it, then `os.replace`. Remote: one upload, which an
-    object store makes visible only when complete.
+    Local: a temporary file beside it (name + `partial_suffix`), then `os.replace`. Remote: one
+    upload, which an object store makes visible only when complete.
     """
+    data = content.encode("utf-8") if isinstance(content, str) else content
     target = as_path(path)
     if is_remote(target):
-        target.write_text(text, encoding="utf-8")
+        target.write_bytes(data)
         return
-    temporary = target.with_name(f"{target.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary = target.with_name(f"{target.name}{partial_suffix}")
+    temporary.write_bytes(data)
     os.replace(temporary, target)
 
 

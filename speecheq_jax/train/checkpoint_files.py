@@ -32,7 +32,7 @@ def _sizes(step_dir: storage.AnyPath) -> dict[str, int]:
 def record(step_dir: storage.PathLike) -> None:
     """Writes the step's file list (atomically: a crash leaves the old state, never half a list)."""
     step_dir = storage.as_path(step_dir)
-    storage.write_text_atomic(step_dir / FILE_LIST, json.dumps(_sizes(step_dir), indent=0, sort_keys=True))
+    storage.write_atomic(step_dir / FILE_LIST, json.dumps(_sizes(step_dir), indent=0, sort_keys=True))
 
 
 def find_damage(step_dir: storage.PathLike) -> str | None:
