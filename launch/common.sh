@@ -83,9 +83,6 @@ parse_job() {  # CONFIG[:ARG] WORKDIR [--flag=value ...] -> CONFIG, WORKDIR, JOB
   [[ -f ${CONFIG%%:*} ]] || usage_error "no config file ${CONFIG%%:*} in $(pwd)"
   local arg
   for arg in "$@"; do [[ $arg == --* ]] || usage_error "unexpected argument $arg (main.py flags start with --)"; done
-  for arg in "$WORKDIR" "$@"; do
-    [[ $arg != *gs://* ]] || fail "gs:// paths are not supported yet (issue 22 part 1): $arg; use storage every worker mounts"
-  done
 }
 
 pinned_jax() {  # the jax version requirements.txt pins

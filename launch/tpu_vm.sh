@@ -15,7 +15,8 @@
 #
 # On a pod slice the workdir and data_dir must be on storage every worker mounts (NFS/Filestore),
 # and the datasets prepared beforehand: a multi-host job does not prepare (docs/howto/scale-out.md).
-# gs:// paths are not supported yet (issue 22 part 1). TPU_NAME, ZONE, PROJECT: defaults of the options.
+# A gs:// workdir is written straight to the bucket; a gs:// data_dir must hold prepared datasets
+# (docs/howto/scale-out.md). TPU_NAME, ZONE, PROJECT: defaults of the options.
 set -euo pipefail
 SCRIPT=launch/tpu_vm.sh
 USAGE="usage: $SCRIPT [--dry-run] [--allow-dirty] [--no-apt] [--python PY] --tpu NAME --zone ZONE [--project P] CONFIG[:ARG] WORKDIR [--config.x=y ...]"

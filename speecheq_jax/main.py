@@ -47,6 +47,7 @@ import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
+from speecheq_jax import storage
 from speecheq_jax.errors import DataError
 from speecheq_jax.run_config import ConfigError
 
@@ -133,6 +134,7 @@ def main(argv: list[str]) -> None:
     logging.getLogger("absl").setLevel(logging.WARNING)
     logging.getLogger("absl").addFilter(_quiet_libraries)
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "Unable to initialize backend 'tpu'"
+    storage.use_emulator()  # before any storage client starts
     _initialize_distributed()
     _enable_compilation_cache()
     logging.info(allocator.describe())

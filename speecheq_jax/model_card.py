@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ml_collections
 import numpy as np
 
-from speecheq_jax import labels
+from speecheq_jax import labels, storage
 from speecheq_jax.features import logmel
 from speecheq_jax.frames import MIN_SECONDS, NUM_MELS, SUBSAMPLING
 
@@ -91,9 +91,9 @@ def _mean_std(mean: np.ndarray, std: np.ndarray) -> dict[str, list[float]]:
     return {"mean": np.asarray(mean, np.float32).tolist(), "std": np.asarray(std, np.float32).tolist()}
 
 
-def write_card(card: Mapping[str, Any], directory: str | Path) -> Path:
-    """Writes `<directory>/model_card.json`."""
-    path = Path(directory) / CARD_FILE
+def write_card(card: Mapping[str, Any], directory: storage.PathLike) -> storage.AnyPath:
+    """Writes `<directory>/model_card.json` (local or in a bucket)."""
+    path = storage.as_path(directory) / CARD_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

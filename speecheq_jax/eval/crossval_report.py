@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from speecheq_jax import markdown
+from speecheq_jax import markdown, storage
 from speecheq_jax.eval.metrics import compute_metrics
 from speecheq_jax.eval.plots import plot_confusions, trimmed_confusion
 from speecheq_jax.eval.predictions import Predictions
@@ -79,8 +78,8 @@ def aggregate(folds: Mapping[str, Predictions], categories: Sequence[str]) -> di
     return {"folds": per_fold, "mean": mean, "std": std, "pooled": pooled}
 
 
-def write_crossval_report(workdir: str | Path, result: Mapping[str, Any], *, title: str,
-                          notes: Sequence[str] = ()) -> dict[str, Path]:
+def write_crossval_report(workdir: storage.PathLike, result: Mapping[str, Any], *, title: str,
+                          notes: Sequence[str] = ()) -> dict[str, storage.AnyPath]:
     """Writes crossval.json, crossval.md and crossval_confusion.png from `aggregate`'s result.
 
     Args:
@@ -88,7 +87,7 @@ def write_crossval_report(workdir: str | Path, result: Mapping[str, Any], *, tit
         and list entries besides the tables are listed at the top of crossval.md.
       notes: lines stated under the title (how validation was carved, folds missing...).
     """
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     written = {"json": workdir / "crossval.json", "report": workdir / "crossval.md"}
     written["json"].write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
     present = [(key, title) for key, title in COLUMNS if key in result["mean"] or key in result["pooled"]]

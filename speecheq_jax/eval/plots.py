@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from speecheq_jax import storage
 
 
 def trimmed_confusion(confusion: dict[str, Any]) -> tuple[list[str], np.ndarray]:
@@ -30,7 +31,7 @@ def _grid(figure: Figure, panels: int, cols: int = 3) -> list[Any]:
     return [figure.add_subplot(rows, cols, i + 1) for i in range(panels)]
 
 
-def plot_confusions(confusions: dict[str, dict[str, Any]], path: str | Path) -> None:
+def plot_confusions(confusions: dict[str, dict[str, Any]], path: storage.PathLike) -> None:
     """One panel per group: row-normalised colours (recall), counts annotated."""
     figure = Figure(layout="constrained")
     for axes, (name, confusion) in zip(_grid(figure, len(confusions)), confusions.items()):
@@ -46,17 +47,17 @@ def plot_confusions(confusions: dict[str, dict[str, Any]], path: str | Path) -> 
         axes.set_xlabel("predicted")
         axes.set_ylabel("true")
         axes.set_title(f"{name} (n={int(matrix.sum())})")
-    figure.savefig(path, dpi=110)
+    _save(figure, path)
 
 
-def read_history(path: str | Path) -> list[dict[str, float]]:
+def read_history(path: storage.PathLike) -> list[dict[str, float]]:
     """Numeric entries of a JSON-lines history, one dict per line with an int "step".
 
     Non-numeric values (strings, lists) are skipped; a line that is not a JSON
     object with a "step" raises ValueError naming the file and line.
     """
     records = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(storage.as_path(path).read_text().splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -84,7 +85,7 @@ def _plotted(key: str) -> bool:
     return key != "step" and "/corpora/" not in key and metric_family(key) != "count"
 
 
-def plot_history(records: list[dict[str, float]], path: str | Path) -> None:
+def plot_history(records: list[dict[str, float]], path: storage.PathLike) -> None:
     """One panel per metric family, one line per key against the step."""
     families: dict[str, list[str]] = {}
     for key in dict.fromkeys(k for record in records for k in record if _plotted(k)):
@@ -106,4 +107,10 @@ def plot_history(records: list[dict[str, float]], path: str | Path) -> None:
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7)
-    figure.savefig(path, dpi=110)
+    _save(figure, path)
+
+
+def _save(figure: Figure, path: storage.PathLike) -> None:
+    """The figure as a PNG at `path`, local or in a bucket (matplotlib writes to the open file)."""
+    with storage.as_path(path).open("wb") as f:
+        figure.savefig(f, format="png", dpi=110)

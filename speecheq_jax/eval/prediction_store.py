@@ -5,36 +5,34 @@ predictions of every finished fold afterwards (eval/crossval_report.py). The fil
 examples: `corpus` [N], `speaker` [N], the run's `categories` (the label set category ids index),
 and per head `truth/<head>` and `predicted/<head>` as stored by `Predictions`; a CTC head's N id
 sequences are stored flat (`.../ids`) with their lengths (`.../lengths`). It is written to a
-temporary name and renamed, so a reader never sees half a file.
+temporary name and renamed (in a bucket: uploaded whole), so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import numpy as np
 
+from speecheq_jax import storage
 from speecheq_jax.eval.predictions import Predictions
 from speecheq_jax.heads.contract import HostValues
 
 
-def save_predictions(path: str | Path, pred: Predictions, categories: tuple[str, ...]) -> None:
+def save_predictions(path: storage.PathLike, pred: Predictions, categories: tuple[str, ...]) -> None:
     """Writes `pred` and its label set to `path` (.npz), atomically."""
     arrays = {"corpus": pred.corpus, "speaker": pred.speaker, "categories": np.asarray(categories, dtype=str)}
     for side, values in (("truth", pred.truth), ("predicted", pred.predicted)):
         for head, value in values.items():
             arrays.update(_flat(f"{side}/{head}", value))
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(partial, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    storage.write_atomic(path, buffer.getvalue(), partial_suffix=".partial")
 
 
-def load_predictions(path: str | Path) -> tuple[Predictions, tuple[str, ...]]:
+def load_predictions(path: storage.PathLike) -> tuple[Predictions, tuple[str, ...]]:
     """(Predictions, categories) saved by `save_predictions`."""
-    with np.load(path) as data:
+    with storage.as_path(path).open("rb") as f, np.load(f) as data:
         arrays = {key: data[key] for key in data.files}
     sides: dict[str, dict[str, HostValues]] = {"truth": {}, "predicted": {}}
     for key in arrays:

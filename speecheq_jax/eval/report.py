@@ -13,10 +13,10 @@ from __future__ import annotations
 import collections
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from speecheq_jax import markdown
+
+from speecheq_jax import markdown, storage
 from speecheq_jax.eval.plots import plot_confusions, plot_history, read_history, trimmed_confusion
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import Column
@@ -46,15 +46,15 @@ def _count_columns() -> tuple[Column, ...]:
 
 
 def write_report(
-    workdir: str | Path,
+    workdir: storage.PathLike,
     metrics: dict[str, Any],
     *,
-    history_path: str | Path | None = None,
+    history_path: storage.PathLike | None = None,
     label_mapping: Mapping[str, Mapping[str, str]] | None = None,
     categories: Sequence[str] | None = None,
     exclusions: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
     title: str = "SpeechEQ evaluation",
-) -> dict[str, Path]:
+) -> dict[str, storage.AnyPath]:
     """Writes metrics.json, report.md, confusion PNG(s) and (with a history) curves.png.
 
     Args:
@@ -76,7 +76,7 @@ def write_report(
       name -> written path: "metrics", "report", "curves", and "confusion"
       (one evaluation) or "confusion_<split>" (one per split).
     """
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     evaluations = _evaluations(metrics)
     written = {"metrics": workdir / "metrics.json", "report": workdir / "report.md"}
@@ -154,7 +154,7 @@ def _group_table(groups: dict[str, dict[str, Any]], columns: Sequence[Column], b
     return markdown.table(["group"] + [c.header for c in columns], rows)
 
 
-def _evaluation_lines(evaluation: dict[str, Any], heading: str, confusion_figure: Path | None) -> list[str]:
+def _evaluation_lines(evaluation: dict[str, Any], heading: str, confusion_figure: storage.AnyPath | None) -> list[str]:
     """Headline table, counts and confusion matrices of one evaluation."""
     groups = _groups(evaluation)
     lines = [""]
@@ -198,7 +198,7 @@ def _exclusion_lines(exclusions: Mapping[str, Sequence[Mapping[str, str]]]) -> l
     return lines
 
 
-def _confusion_lines(confusions: dict[str, dict[str, Any]], heading: str, figure: Path | None) -> list[str]:
+def _confusion_lines(confusions: dict[str, dict[str, Any]], heading: str, figure: storage.AnyPath | None) -> list[str]:
     if not confusions:
         return []
     lines = ["", f"{heading} Confusion matrices (rows: true, columns: predicted; counts)", ""]

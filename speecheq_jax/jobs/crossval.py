@@ -24,12 +24,12 @@ from __future__ import annotations
 import collections
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
 import ml_collections
 
+from speecheq_jax import storage
 from speecheq_jax.corpora import protocols, registry
 from speecheq_jax.eval import crossval_report
 from speecheq_jax.eval.evaluator import evaluate
@@ -47,13 +47,13 @@ PREDICTIONS = "test_predictions.npz"
 """A fold's test predictions under <workdir>/folds/<fold>/: written last, so its presence means finished."""
 
 
-def crossval(config: ml_collections.ConfigDict, workdir: str | Path, only: Sequence[str] = (),
+def crossval(config: ml_collections.ConfigDict, workdir: storage.PathLike, only: Sequence[str] = (),
              aggregate_only: bool = False) -> dict[str, Any] | None:
     """Runs the unfinished folds (those in `only`, if given) unless `aggregate_only`, then aggregates.
 
     Returns the aggregate (crossval.json's content), or None when a fold was preempted.
     """
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     prepared, protocol = _plan(config)
     folds = prepared.folds[protocol]
     names = [fold["name"] for fold in folds]
@@ -115,7 +115,7 @@ def _untested_units(folds: list[dict]) -> list[str]:
     return sorted(every - set(tested))
 
 
-def _save_test_predictions(config: ml_collections.ConfigDict, fold_dir: Path) -> None:
+def _save_test_predictions(config: ml_collections.ConfigDict, fold_dir: storage.AnyPath) -> None:
     """Scores the fold's best checkpoint (by validation) on its test split and stores the predictions."""
     restored = evaluate_lib.restore_for_eval(config, fold_dir, "best")
     restored.eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, restored.spec.buckets))
@@ -126,7 +126,7 @@ def _save_test_predictions(config: ml_collections.ConfigDict, fold_dir: Path) ->
         save_predictions(fold_dir / PREDICTIONS, predictions, restored.spec.categories)
 
 
-def _aggregate(config: ml_collections.ConfigDict, workdir: Path, prepared: PreparedDataset, protocol: str,
+def _aggregate(config: ml_collections.ConfigDict, workdir: storage.AnyPath, prepared: PreparedDataset, protocol: str,
                names: list[str], untested: list[str]) -> dict[str, Any]:
     """Pools the finished folds' test predictions and writes the report (process 0)."""
     finished = [name for name in names if (workdir / "folds" / name / PREDICTIONS).exists()]

@@ -22,7 +22,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -31,6 +30,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from speecheq_jax import storage
 from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.report import write_report
 from speecheq_jax.heads import head_specs
@@ -56,13 +56,13 @@ def _summary_keys() -> tuple[str, ...]:
     return ("eq", *(column.key for spec in head_specs() for column in spec.headline_columns))
 
 
-def stored_run_config(workdir: str | Path, local: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
+def stored_run_config(workdir: storage.PathLike, local: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
     """The run's training config from `<workdir>/config.json` (with `local`'s `LOCAL_FIELDS`), else `local`.
 
     Differences of `local` in what the run defines (model, tasks, corpora, label options) are
     logged as ignored. A ConfigError names the file when there is neither.
     """
-    path = Path(workdir) / RUN_CONFIG_FILE
+    path = storage.as_path(workdir) / RUN_CONFIG_FILE
     if not path.is_file():
         if local is None:
             raise ConfigError(f"{path} does not exist: is {workdir} a run directory? (or pass --config)")
@@ -163,7 +163,7 @@ class Restored:
     eval_def: nnx.GraphDef
 
 
-def restore_for_eval(config: ml_collections.ConfigDict | None, workdir: str | Path, which: str | int) -> Restored:
+def restore_for_eval(config: ml_collections.ConfigDict | None, workdir: storage.PathLike, which: str | int) -> Restored:
     """Restores 'best', 'latest' or a step onto a mesh over the local devices.
 
     The model is built from the config stored in the checkpoint's model card;
@@ -189,7 +189,7 @@ def restore_for_eval(config: ml_collections.ConfigDict | None, workdir: str | Pa
     return Restored(config, mesh, spec, card, state, step, eval_step, target.eval_def)
 
 
-def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: str | Path, which: str | int = "best",
+def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: storage.PathLike, which: str | int = "best",
                         splits: tuple[str, ...] = ("valid", "test")) -> dict:
     """Restores a checkpoint onto this machine's devices, scores `splits`, writes the report.
 
@@ -198,7 +198,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: str |
     Returns:
       {'step': int, 'checkpoint': which, split: metrics, ...}.
     """
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     restored = restore_for_eval(config, workdir, which)
     config = restored.config
     eval_step, state, spec, mesh, step = (restored.eval_step, restored.state, restored.spec, restored.mesh,

@@ -20,17 +20,17 @@ import jax
 import ml_collections
 from flax import nnx
 
-from speecheq_jax import model_card
+from speecheq_jax import model_card, storage
 from speecheq_jax.export import onnx_model, stablehlo
 from speecheq_jax.export.card_markdown import render_markdown
 from speecheq_jax.export.forward import make_forward
-from speecheq_jax.jobs.evaluate_checkpoint import restore_for_eval
+from speecheq_jax.jobs.evaluate_checkpoint import Restored, restore_for_eval
 
 log = logging.getLogger(__name__)
 STABLEHLO_FILE = "model.stablehlo"
 
 
-def _test_metrics(workdir: Path, step: int) -> dict[str, float] | None:
+def _test_metrics(workdir: storage.AnyPath, step: int) -> dict[str, float] | None:
     """The overall test metrics in `<workdir>/metrics.json` if they were computed for `step`."""
     path = workdir / "metrics.json"
     if not path.is_file():
@@ -41,19 +41,28 @@ def _test_metrics(workdir: Path, step: int) -> dict[str, float] | None:
     return {k: v for k, v in results["test"]["overall"].items() if isinstance(v, float)}
 
 
-def export_run(config: ml_collections.ConfigDict, workdir: str | Path, which: str | int = "best", *,
-               onnx_frames: Sequence[int] = onnx_model.EXPORT_FRAMES) -> Path:
+def export_run(config: ml_collections.ConfigDict, workdir: storage.PathLike, which: str | int = "best", *,
+               onnx_frames: Sequence[int] = onnx_model.EXPORT_FRAMES) -> storage.AnyPath:
     """Exports checkpoint `which` ('best', 'latest' or a step) of the run in `workdir`; returns the directory.
 
-    `onnx_frames` are the ONNX files' input lengths (10 ms frames, multiples of 4).
+    `onnx_frames` are the ONNX files' input lengths (10 ms frames, multiples of 4). The exporters write
+    local files only: a run in a bucket is exported into a local directory, uploaded when complete.
     """
     start = time.perf_counter()
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     restored = restore_for_eval(config, workdir, which)
     trainable, _ = nnx.merge(restored.eval_def, jax.device_get(restored.state))
     forward = make_forward(trainable.model)
     out_dir = workdir / "export"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with storage.staged(out_dir) as local_dir:
+        _write_export(forward, local_dir, restored, which, _test_metrics(workdir, restored.step), onnx_frames)
+    log.info("export: step %d to %s in %.1f s", restored.step, out_dir, time.perf_counter() - start)
+    return out_dir
+
+
+def _write_export(forward, out_dir: Path, restored: Restored, which: str | int,
+                  test_metrics: dict[str, float] | None, onnx_frames: Sequence[int]) -> None:
+    """The ONNX files, the StableHLO artifact and the model card (JSON and Markdown) into local `out_dir`."""
     files = onnx_model.export_onnx(forward, out_dir, onnx_frames)
     stablehlo.export_stablehlo(forward, out_dir / STABLEHLO_FILE)
     card: dict[str, Any] = dict(restored.card)
@@ -63,9 +72,7 @@ def export_run(config: ml_collections.ConfigDict, workdir: str | Path, which: st
         "onnx": {"files": {str(k): v for k, v in files.items()}, "inputs": ["logmel", "frame_mask"],
                  "outputs": onnx_model.output_names(forward), "opset": onnx_model.OPSET},
         "stablehlo": {"file": STABLEHLO_FILE, "platforms": list(stablehlo.EXPORT_PLATFORMS)},
-        "test_metrics": _test_metrics(workdir, restored.step),
+        "test_metrics": test_metrics,
     }
     model_card.write_card(card, out_dir)
     (out_dir / "model_card.md").write_text(render_markdown(card), encoding="utf-8")
-    log.info("export: step %d to %s in %.1f s", restored.step, out_dir, time.perf_counter() - start)
-    return out_dir

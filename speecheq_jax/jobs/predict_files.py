@@ -21,6 +21,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from speecheq_jax import storage
 from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.jobs.evaluate_checkpoint import Restored, restore_for_eval
@@ -72,7 +73,8 @@ def predict(config: ml_collections.ConfigDict | None, workdir: str | Path, input
 
 
 def predict_files(config: ml_collections.ConfigDict | None, workdir: str | Path, inputs: Sequence[str | Path],
-                  output: str | Path, *, checkpoint: str | int = "best", timeline: str | Path | None = None) -> Path:
+                  output: storage.PathLike, *, checkpoint: str | int = "best", timeline: str | Path | None = None
+                  ) -> storage.AnyPath:
     """`predict` written as JSON lines to `output` (timelines into `timeline`); errors are reported, not fatal."""
     predictor = recording_predictor(config, workdir, checkpoint, progress=True)
     return files.predict_files(predictor, inputs, output, timeline)[0]

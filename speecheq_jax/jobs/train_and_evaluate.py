@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 
 import jax
 import ml_collections
@@ -33,6 +32,7 @@ from flax import nnx
 from jax.sharding import Mesh
 from tqdm import tqdm
 
+from speecheq_jax import storage
 from speecheq_jax.heads import head_names
 from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
@@ -58,14 +58,14 @@ def _console_keys() -> tuple[str, ...]:
             "train/data_wait", "train/cores_busy")
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict | None:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: storage.PathLike) -> dict | None:
     """Trains, validates, checkpoints; returns the test metrics of the best checkpoint.
 
     Returns None when preempted: a checkpoint at the step reached is saved and rerunning the same
     command resumes from it.
     """
     accumulation.check_schedule(config)
-    workdir = Path(workdir)
+    workdir = storage.as_path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     prepare_or_refuse(config.data)  # multi-host: refused, on every process, unless already prepared
@@ -96,7 +96,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     return evaluate_lib.evaluate_checkpoint(config, workdir, "best", splits=("valid", "test"))
 
 
-def _train(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpoint_lib.Checkpointer,
+def _train(config: ml_collections.ConfigDict, workdir: storage.AnyPath, ckpt: checkpoint_lib.Checkpointer,
            abstract: state_lib.TrainState, mesh: Mesh, spec: pipeline.DataSpec, card: dict, train_iter) -> int:
     """Compiles every shape, then trains from the latest checkpoint to `num_steps` or a preemption.
 
@@ -167,7 +167,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpoint_li
     return reached
 
 
-def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
+def write_label_mapping(workdir: storage.PathLike, spec: pipeline.DataSpec) -> None:
     """Logs and writes the run's label set and each corpus's mapping, exclusions (files named) and counts.
 
     label_mapping.json: {"categories": the category head's classes in output
@@ -183,4 +183,4 @@ def write_label_mapping(workdir: Path, spec: pipeline.DataSpec) -> None:
                      exclusion["detail"])
         log.info("category counts %s: %s", corpus, summary["category_counts"])
     content = {"categories": list(spec.categories), "corpora": spec.label_summary}
-    (Path(workdir) / "label_mapping.json").write_text(json.dumps(content, indent=2, ensure_ascii=False))
+    (storage.as_path(workdir) / "label_mapping.json").write_text(json.dumps(content, indent=2, ensure_ascii=False))

@@ -33,7 +33,7 @@ from pathlib import Path
 import ml_collections
 import tensorflow_datasets as tfds
 
-from speecheq_jax import labels
+from speecheq_jax import labels, storage
 from speecheq_jax.corpora import registry
 from speecheq_jax.errors import DataError, Exclusion
 from speecheq_jax.prep.quiet_tfds import one_bar
@@ -111,7 +111,7 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
     builder_cls = builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
-    return builder_cls(data_dir=str(Path(data_dir).expanduser()), file_format="array_record",
+    return builder_cls(data_dir=str(storage.as_path(data_dir)), file_format="array_record",
                        config=config.name if config.name in predefined else config, strict=strict)
 
 
@@ -135,6 +135,8 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
     print(f"[prepare] {name}: {builder.builder_config.description}")
     start = time.perf_counter()
     if not builder.data_path.exists():
+        if storage.is_remote(data_dir):
+            raise DataError(_remote_refusal(corpus, data_dir, root, label_options, synth))
         _check_writable(Path(data_dir).expanduser())
         try:
             with one_bar(builder, f"prepare {corpus}", progress):
@@ -162,6 +164,19 @@ def _disk_full(error: BaseException | None) -> OSError | None:
             return error
         error = error.__cause__ or error.__context__
     return None
+
+
+def _remote_refusal(corpus: str, data_dir: str | Path, root: str | Path | None,
+                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None) -> str:
+    """Why a dataset is not prepared straight into a bucket, and the two commands that do it instead.
+
+    TFDS writes ArrayRecord files with array-record's writer, which writes local files only
+    (array-record 0.8.6 reads gs:// but cannot write it, google/array_record#120).
+    """
+    local = "/tmp/speecheq_data"
+    command = prepare_command(corpus, local, root, label_options, synth)
+    return (f"dataset {corpus} is not prepared in {data_dir}, and array-record cannot write to a bucket: prepare it "
+            f"locally, then copy it: {command} && gcloud storage cp -r {local}/{corpus} {str(data_dir).rstrip('/')}/")
 
 
 def _check_writable(data_dir: Path) -> None:

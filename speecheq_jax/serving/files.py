@@ -15,6 +15,7 @@ from pathlib import Path
 
 import soundfile
 
+from speecheq_jax import storage
 from speecheq_jax.serving import timeline
 from speecheq_jax.serving.recording import RecordingPredictor
 
@@ -36,16 +37,16 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def write_jsonl(records: Iterable[dict], output: str | Path) -> tuple[Path, int, int]:
+def write_jsonl(records: Iterable[dict], output: storage.PathLike) -> tuple[storage.AnyPath, int, int]:
     """Writes prediction records as JSON lines as they come (a long run shows its progress per file).
 
     Returns:
       (output, files predicted, files failed); each failure is logged in its one line.
     """
-    output = Path(output)
+    output = storage.as_path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     done = failed = 0
-    with open(output, "w", encoding="utf-8") as f:
+    with output.open("w", encoding="utf-8") as f:
         for record in records:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
             f.flush()
@@ -68,8 +69,8 @@ def _with_timelines(records: Iterable[dict], out_dir: str | Path) -> Iterator[di
         yield record
 
 
-def predict_files(predictor: RecordingPredictor, inputs: Sequence[str | Path], output: str | Path,
-                  timeline_dir: str | Path | None = None) -> tuple[Path, int, int]:
+def predict_files(predictor: RecordingPredictor, inputs: Sequence[str | Path], output: storage.PathLike,
+                  timeline_dir: str | Path | None = None) -> tuple[storage.AnyPath, int, int]:
     """Predicts every input file into JSON lines at `output` (and timelines into `timeline_dir`).
 
     Returns:

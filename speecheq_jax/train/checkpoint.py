@@ -33,17 +33,17 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import grain
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 
+from speecheq_jax import storage
 from speecheq_jax.errors import DataError
 from speecheq_jax.heads import head_names
 from speecheq_jax.run_config import ConfigError
@@ -106,13 +106,13 @@ def best_metric_name(config: ml_collections.ConfigDict) -> str:
 class Checkpointer:
     """Saves and restores one run's checkpoints under `<workdir>/checkpoints`."""
 
-    def __init__(self, workdir: str | Path, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1,
+    def __init__(self, workdir: storage.PathLike, *, best_metric: str, keep_latest: int = 2, keep_best: int = 1,
                  asynchronous: bool = False):
         self.best_metric = best_metric
         self.asynchronous = asynchronous
         self._unrecorded: int | None = None  # a step saved whose file list is not written yet
         best_mode = metric_mode(best_metric)
-        directory = Path(workdir).absolute() / "checkpoints"
+        directory = storage.absolute(workdir) / "checkpoints"
         self.damaged = _set_aside_damaged(directory)
         policy = ocp.checkpoint_managers.AnyPreservationPolicy([
             ocp.checkpoint_managers.LatestN(n=keep_latest),
@@ -162,7 +162,7 @@ class Checkpointer:
         """Waits for a save in flight, then lists the committed step's files (`checkpoint_files`)."""
         self.manager.wait_until_finished()
         if self._unrecorded is not None and jax.process_index() == 0:
-            checkpoint_files.record(Path(self.manager.directory) / str(self._unrecorded))
+            checkpoint_files.record(epath.Path(self.manager.directory) / str(self._unrecorded))
         self._unrecorded = None
 
     def resolve(self, which: str | int) -> int:
@@ -192,7 +192,7 @@ class Checkpointer:
         """The model card saved with `step` (None for checkpoints saved without one)."""
         self._finish_writing()
         # The step's metadata file alone: `manager.metadata(step)` also probes every item and warns.
-        metadata = ocp.metadata.get_step_metadata(Path(self.manager.directory) / str(step))
+        metadata = ocp.metadata.get_step_metadata(epath.Path(self.manager.directory) / str(step))
         return (metadata.custom_metadata or {}).get("model_card")
 
     def latest_step(self) -> int | None:
@@ -222,18 +222,22 @@ class Checkpointer:
         self.manager.close()
 
 
-def _damaged_directory(directory: Path) -> Path:
+def _damaged_directory(directory: storage.PathLike) -> storage.AnyPath:
     """Where damaged steps of the checkpoints under `directory` are moved: beside it, out of Orbax's sight."""
-    return Path(directory).parent / "checkpoints_damaged"
+    return storage.as_path(directory).parent / "checkpoints_damaged"
 
 
-def _set_aside_damaged(directory: Path) -> dict[int, str]:
+def _set_aside_damaged(directory: storage.AnyPath) -> dict[int, str]:
     """Moves damaged steps out of `directory` when a whole one remains; returns {step: why damaged}.
 
     One warning line names them. With no whole step left nothing is moved and the error names every
-    step, so a rerun cannot silently start from scratch.
+    step, so a rerun cannot silently start from scratch. A step Orbax never finished is not looked at:
+    on a bucket (no rename) it is written under its final name and committed by a marker file, so an
+    interrupted save leaves a step directory that Orbax itself ignores.
     """
-    steps = sorted(int(path.name) for path in directory.glob("*") if path.name.isdigit() and path.is_dir())
+    found = directory.iterdir() if directory.is_dir() else ()
+    steps = sorted(int(path.name) for path in found
+                   if path.name.isdigit() and path.is_dir() and ocp.utils.is_checkpoint_finalized(path))
     damaged = {step: why for step in steps if (why := checkpoint_files.find_damage(directory / str(step)))}
     if damaged and len(damaged) == len(steps):
         raise DamagedCheckpointError(
@@ -244,7 +248,7 @@ def _set_aside_damaged(directory: Path) -> dict[int, str]:
         if jax.process_index() == 0:
             aside.mkdir(exist_ok=True)
             for step in damaged:
-                shutil.move(directory / str(step), aside / f"{step}.{time.strftime('%Y%m%d-%H%M%S')}")
+                storage.move_tree(directory / str(step), aside / f"{step}.{time.strftime('%Y%m%d-%H%M%S')}")
         whole = [step for step in steps if step not in damaged]
         log.warning("damaged checkpoint %s: moved to %s; falling back to the steps still whole: %s",
                     "; ".join(f"step {s} ({why})" for s, why in damaged.items()), aside,

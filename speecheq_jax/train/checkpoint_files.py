@@ -15,29 +15,29 @@ every step has.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+
+from speecheq_jax import storage
 
 FILE_LIST = "speecheq_files.json"
 # Files every committed step holds: its metadata, and the train state's tree metadata and OCDBT manifest.
 _REQUIRED = ("_CHECKPOINT_METADATA", "state/_METADATA", "state/manifest.ocdbt")
 
 
-def _sizes(step_dir: Path) -> dict[str, int]:
+def _sizes(step_dir: storage.AnyPath) -> dict[str, int]:
     """{path relative to `step_dir`: size in bytes} of every file under it, the list itself excepted."""
-    return {str(path.relative_to(step_dir)): path.stat().st_size
-            for path in sorted(step_dir.rglob("*")) if path.is_file() and path.name != FILE_LIST}
+    return {name: size for name, size in storage.file_sizes(step_dir).items()
+            if name.rsplit("/", 1)[-1] != FILE_LIST}
 
 
-def record(step_dir: Path) -> None:
+def record(step_dir: storage.PathLike) -> None:
     """Writes the step's file list (atomically: a crash leaves the old state, never half a list)."""
-    temporary = step_dir / f"{FILE_LIST}.tmp"
-    temporary.write_text(json.dumps(_sizes(step_dir), indent=0, sort_keys=True))
-    os.replace(temporary, step_dir / FILE_LIST)
+    step_dir = storage.as_path(step_dir)
+    storage.write_atomic(step_dir / FILE_LIST, json.dumps(_sizes(step_dir), indent=0, sort_keys=True))
 
 
-def find_damage(step_dir: Path) -> str | None:
+def find_damage(step_dir: storage.PathLike) -> str | None:
     """Why the step under `step_dir` cannot be restored (one phrase, naming a file), or None if whole."""
+    step_dir = storage.as_path(step_dir)
     listed = step_dir / FILE_LIST
     if not listed.is_file():
         missing = [name for name in _REQUIRED if not (step_dir / name).is_file()]
@@ -50,6 +50,6 @@ def find_damage(step_dir: Path) -> str | None:
         path = step_dir / name
         if not path.is_file():
             return f"{name} is missing"
-        if (found := path.stat().st_size) != size:
+        if (found := storage.size(path)) != size:
             return f"{name} has {found} bytes, {size} were written"
     return None

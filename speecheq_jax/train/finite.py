@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+
+from speecheq_jax import storage
 
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or Inf; the message names the step and the last good checkpoint."""
 
 
-def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None, workdir: Path) -> None:
+def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None, workdir: storage.AnyPath) -> None:
     """Raises NonFiniteLossError at the first step whose metrics hold a NaN or Inf.
 
     `host_metrics[i]` are the host metrics of step `first_step + i`; `last_good` is the step of the

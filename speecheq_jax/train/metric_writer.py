@@ -4,17 +4,24 @@ metrics.jsonl beside TensorBoard event files (big_vision practice): the JSON
 lines are what reports and plots read, TensorBoard is for watching a run.
 Only host floats arrive here: the loop transfers device metrics at logging
 boundaries and nowhere else.
+
+A workdir in a bucket (gs://) gets metrics.jsonl (through `storage`) and no
+TensorBoard files: tensorboardX's gs:// writer uploads its whole event file on
+every flush through its own client, so it is left out with one log line; the
+JSON lines hold the same numbers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+
+from speecheq_jax import storage
 
 
 @contextlib.contextmanager
@@ -39,6 +46,8 @@ def _torch_hidden() -> Iterator[None]:
 with _torch_hidden():
     from tensorboardX import SummaryWriter
 
+log = logging.getLogger(__name__)
+
 _TB_ILLEGAL = re.compile(r"[^\w.\-/]")
 """Characters TensorBoard tag names may not hold (e.g. the '@' of 'eq@2')."""
 
@@ -46,17 +55,22 @@ _TB_ILLEGAL = re.compile(r"[^\w.\-/]")
 class MetricWriter:
     """Appends `{"step": s, name: value, ...}` lines and TensorBoard scalars under `workdir`."""
 
-    def __init__(self, workdir: str | Path, *, enabled: bool = True):
+    def __init__(self, workdir: storage.PathLike, *, enabled: bool = True):
         self.enabled = enabled
-        self.path = Path(workdir) / "metrics.jsonl"
-        self._tb = SummaryWriter(str(Path(workdir) / "tensorboard")) if enabled else None
+        self.path = storage.as_path(workdir) / "metrics.jsonl"
+        self._tb = None
+        if enabled and storage.is_remote(workdir):
+            log.info("no TensorBoard files in %s (a bucket); metrics.jsonl holds the same scalars", workdir)
+        elif enabled:
+            self._tb = SummaryWriter(str(storage.as_path(workdir) / "tensorboard"))
 
     def write(self, step: int, scalars: dict[str, float]) -> None:
         if not self.enabled:
             return
         clean = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": int(step), **clean}) + "\n")
+        storage.append_line(self.path, json.dumps({"step": int(step), **clean}))
+        if self._tb is None:
+            return
         for name, value in clean.items():
             self._tb.add_scalar(_TB_ILLEGAL.sub("_", name), value, step)
         self._tb.flush()

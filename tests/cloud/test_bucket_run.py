@@ -1,0 +1,107 @@
+"""A run whose workdir is a gs:// bucket, against a storage emulator: every output reaches the bucket.
+
+The real main job (a subprocess) trains a tiny run with `--workdir gs://bucket/run`, is SIGKILLed
+after its first checkpoint, resumes from the bucket, then evaluates and predicts from it
+(`--mode evaluate|predict --workdir gs://...`); the export runs in this process with short ONNX
+lengths. The emulator (gcp-storage-emulator, in memory, on a free port of 127.0.0.1) is reached
+through `STORAGE_EMULATOR_HOST` alone: gcsfs reads it, and `storage.use_emulator` points
+tensorstore (Orbax's arrays) at it. Nothing may appear in a local `gs:` directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import fsspec
+import pytest
+from etils import epath
+
+from speecheq_jax import storage
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).parents[2]
+RUN = "gs://bucket/run"
+OVERRIDES = (
+    "--config.data.synth.num=48", "--config.data.batch_size=8", "--config.data.buckets=(384,768)",
+    "--config.model.num_layers=1", "--config.model.d_model=32", "--config.model.num_heads=2",
+    "--config.model.pooling_attention_dim=16", "--config.optim.warmup_steps=1",
+    "--config.train.log_every=1", "--config.train.eval_every=4", "--config.train.checkpoint_every=1000",
+)
+
+
+def _main(tmp_path: Path, *args: str, kill_at: str | None = None, and_exists: str = "") -> str:
+    """`python -m speecheq_jax.main ARGS` from `tmp_path` (a stray local `gs:` would land there); its output.
+
+    With `kill_at`: SIGKILL to its process group once the pattern appears in the output and the
+    object `and_exists` in the bucket.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") or k == "JAX_COMPILATION_CACHE_DIR"}
+    env.pop("TENSORSTORE_GCS_HTTP_URL", None)  # the job must find the emulator from STORAGE_EMULATOR_HOST alone
+    env.update({"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu",
+                "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen([sys.executable, "-m", "speecheq_jax.main", *args], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: [lines.append(line) for line in process.stdout], daemon=True)
+    reader.start()
+    if kill_at:
+        _wait_until(lambda: any(re.search(kill_at, line) for line in list(lines)), kill_at)
+        _wait_until(lambda: _exists(and_exists), and_exists)
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=300)
+    reader.join()
+    output = "".join(lines)
+    if kill_at:
+        assert process.returncode == -signal.SIGKILL, output[-3000:]
+    else:
+        assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def _exists(url: str) -> bool:
+    """Whether the object is in the bucket now (gcsfs caches listings, so its cache is dropped first)."""
+    fsspec.filesystem("gs").invalidate_cache()
+    return epath.Path(url).exists()
+
+
+def _wait_until(condition, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            fsspec.filesystem("gs").invalidate_cache()
+            raise AssertionError(f"{what} did not appear; {sorted(storage.file_sizes(RUN))}")
+        time.sleep(0.1)
+
+
+def test_a_run_in_a_bucket_survives_sigkill_and_is_evaluated_exported_and_predicted(emulator, tmp_path):
+    data_dir = tmp_path / "data"
+    train = ["--config", f"{REPO}/configs/demo.py:steps=12", "--workdir", RUN, f"--config.data.data_dir={data_dir}",
+             *OVERRIDES]
+    # Killed once the step-4 checkpoint is committed in the bucket (written in the background: Orbax
+    # marks a step committed on a bucket with commit_success.txt, having no rename).
+    _main(tmp_path, *train, kill_at=r"step 5 \|", and_exists=f"{RUN}/checkpoints/4/commit_success.txt")
+    resumed = _main(tmp_path, *train)
+    assert re.search(r"resuming from step (4|8)\b", resumed), resumed[-3000:]
+    _main(tmp_path, "--workdir", RUN, "--mode", "evaluate", "--checkpoint", "latest")
+
+    from speecheq_jax.jobs.export_run import export_run  # here: JAX loads after the emulator is set
+
+    export_run(None, RUN, "latest", onnx_frames=(256,))
+    wav = sorted(data_dir.rglob("*.wav"))[0]
+    _main(tmp_path, "--workdir", RUN, "--mode", "predict", "--input", str(wav))
+
+    files = storage.file_sizes(RUN)
+    for name in ("config.json", "label_mapping.json", "model_card.json", "metrics.jsonl", "metrics.json",
+                 "report.md", "curves.png", "predictions.jsonl", "checkpoints/12/speecheq_files.json",
+                 "export/model_T256.onnx", "export/model.stablehlo", "export/model_card.json", "export/model_card.md"):
+        assert files.get(name), f"{name} not in the bucket: {sorted(files)}"
+    assert any(re.fullmatch(r"confusion_(valid|test)\.png", name) for name in files), sorted(files)
+    assert not any(name.startswith("tensorboard/") for name in files)
+    assert not list(tmp_path.glob("gs*")) and not list(REPO.glob("gs*")), "a local gs: directory was written"
