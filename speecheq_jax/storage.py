@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import pathlib
+import re
 import tempfile
 from collections.abc import Iterator
 

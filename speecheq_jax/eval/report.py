@@ -15,7 +15,6 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 from speecheq_jax import markdown, storage
 from speecheq_jax.eval.plots import plot_confusions, plot_history, read_history, trimmed_confusion
 from speecheq_jax.heads import head_specs
