@@ -14,14 +14,7 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_NAME,
-    CorpusData,
-    CorpusLayoutError,
-    Exclusions,
-    RawUtterance,
-    ReadOptions,
-    no_utterances_error,
-    require_root,
+    BAD_NAME, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error, require_root,
     wav_files,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec

@@ -42,14 +42,7 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import casia, esd, iemocap, manifest, protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_LINE,
-    UNKNOWN_CODE,
-    CorpusData,
-    CorpusLayoutError,
-    Exclusions,
-    RawUtterance,
-    ReadOptions,
-    require_root,
+    BAD_LINE, UNKNOWN_CODE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, require_root,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify

@@ -22,17 +22,8 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_LINE,
-    NO_LINE,
-    CorpusData,
-    CorpusLayoutError,
-    Exclusions,
-    RawUtterance,
-    ReadOptions,
-    no_utterances_error,
-    read_text_lines,
-    require_root,
-    wav_files,
+    BAD_LINE, NO_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, no_utterances_error,
+    read_text_lines, require_root, wav_files,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify

@@ -22,12 +22,7 @@ from pathlib import Path
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_LINE,
-    CorpusData,
-    CorpusLayoutError,
-    Exclusions,
-    RawUtterance,
-    ReadOptions,
+    BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify

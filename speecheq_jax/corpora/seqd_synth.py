@@ -19,13 +19,7 @@ from typing import Any
 from speecheq_jax import labels
 from speecheq_jax.corpora import manifest, protocols
 from speecheq_jax.corpora.corpus_data import (
-    BAD_LINE,
-    CorpusData,
-    CorpusLayoutError,
-    Exclusions,
-    RawUtterance,
-    ReadOptions,
-    require_root,
+    BAD_LINE, CorpusData, CorpusLayoutError, Exclusions, RawUtterance, ReadOptions, require_root,
 )
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.corpora.unify import unify

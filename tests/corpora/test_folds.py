@@ -7,13 +7,7 @@ import pytest
 
 from speecheq_jax.corpora import read_corpus, registry
 from speecheq_jax.corpora.protocols import (
-    Fold,
-    SpeakerLeakError,
-    available_protocols,
-    check_speaker_disjoint,
-    make_folds,
-    speakers_of,
-    unit_of,
+    Fold, SpeakerLeakError, available_protocols, check_speaker_disjoint, make_folds, speakers_of, unit_of,
 )
 from speecheq_jax.utterance import Utterance
 from tests.corpora import fixtures
