@@ -253,9 +253,9 @@ def prepare_command(corpus: str, data_dir: str | Path, root: str | Path | None,
         args += ["--root", str(root)]
     options = make_builder(corpus, data_dir, root, label_options, synth).builder_config.params
     if options["label_options"] != CorpusConfig().params["label_options"]:
-        args += ["--label_options", json.dumps(options["label_options"])]
+        args += ["--label_options", json.dumps(options["label_options"], sort_keys=True)]
     if options["synth"] is not None:
-        args += ["--synth", json.dumps(options["synth"])]
+        args += ["--synth", json.dumps(options["synth"], sort_keys=True)]
     return shlex.join(args)
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
 
+from speecheq_jax.features import g2p
 from speecheq_jax.input import pipeline
 from speecheq_jax.jobs import predict_files as predict_lib
 from speecheq_jax.jobs import train_and_evaluate as train_lib
@@ -44,6 +46,12 @@ def test_iemocap_four_heads_trains_and_predicts_exactly_its_four_classes(tmp_pat
     assert test["category/confusion"]["labels"] == FOUR
     assert {"intensity/mae", "phoneme/per", "gender/accuracy"} <= test.keys()
     assert "eq@2" not in results["test"]["corpora"]["iemocap"]  # arousal is dimensional: EQ@1 only
-    wavs = sorted(root.rglob("*.wav"))[:2]
-    for record in predict_lib.predict(config, tmp_path / "run", wavs, checkpoint="latest", batch_size=4):
-        assert list(record["category_probs"]) == FOUR and record["category"] in FOUR
+    # The fixture's clips are tones (a file without speech is flagged and left unclassified); a spoken sentence
+    # is classified into exactly the run's four classes.
+    spoken = tmp_path / "spoken.wav"
+    subprocess.run([g2p.require_espeak(), "-w", str(spoken), "this is how the emotion model hears a voice"],
+                   check=True, capture_output=True)
+    tone, voice = predict_lib.predict(config, tmp_path / "run", [sorted(root.rglob("*.wav"))[0], spoken],
+                                      checkpoint="latest", batch_size=4)
+    assert ("no_speech" in tone["flags"] and "category" not in tone) or list(tone["category_probs"]) == FOUR
+    assert list(voice["category_probs"]) == FOUR and voice["category"] in FOUR
