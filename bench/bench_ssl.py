@@ -11,7 +11,7 @@ function. Timed, on `--seconds` of audio (one utterance, no padding):
   donated, optax.adamw; theirs: torch.optim.AdamW, the model in eval mode so neither side drops out).
 
 `ratio` = PyTorch time / our time: above 1 we are faster. The rounds, worker processes, warm-up,
-idle gaps and allocators are bench_vs_torchaudio.py's (`time_side`; see its docstring): in each of
+idle gaps and allocators are bench_vs_torchaudio.py's (`alternate_rounds`, `time_side`; see its docstring): in each of
 `--rounds` rounds each side's worker starts, builds and compiles, warms up, times `--steps` steps and
 exits before the next starts; each figure is the median over all rounds. Threads: torch gets
 `torch.set_num_threads(--threads)`, the machine's core count by default; XLA:CPU always uses every
@@ -35,7 +35,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from bench_vs_torchaudio import time_side  # same directory: run as `python bench/bench_ssl.py`
+from bench_vs_torchaudio import alternate_rounds  # same directory: run as `python bench/bench_ssl.py`
 
 SAMPLE_RATE = 16000
 ARCHITECTURES = ("wav2vec2", "hubert", "wavlm")
@@ -165,25 +165,15 @@ def cpu_model() -> str:
 
 def measure(args: argparse.Namespace, checkpoint: str, train: bool) -> dict[str, object]:
     """Median step seconds of ours and PyTorch's over alternating rounds, with every sample."""
-    times: dict[str, list[float]] = {"ours": [], "torch": []}
-    compile_s = []
-    kind = "fine-tuning step" if train else "forward"
-    for round_index in range(args.rounds):
-        options = {"checkpoint": checkpoint, "seconds": args.seconds, "train": train}
-        ours, ours_times = time_side(functools.partial(make_ours, **options), args, tcmalloc=True)
-        theirs, their_times = time_side(functools.partial(make_theirs, **options), args,
-                                        tcmalloc=args.torch_tcmalloc)
-        times["ours"] += ours_times
-        times["torch"] += their_times
-        compile_s.append(ours.compile_s)
-        print(f"  {kind} round {round_index + 1}/{args.rounds}: ours ({ours.allocator}, compiled in "
-              f"{ours.compile_s:.1f} s) {' '.join(f'{t:.3f}' for t in ours_times)} s; PyTorch ({theirs.allocator}) "
-              f"{' '.join(f'{t:.3f}' for t in their_times)} s", flush=True)
-    ours_s, torch_s = (statistics.median(times[side]) for side in ("ours", "torch"))
+    options = {"checkpoint": checkpoint, "seconds": args.seconds, "train": train}
+    rounds = alternate_rounds(functools.partial(make_ours, **options), functools.partial(make_theirs, **options), args,
+                              ours_tcmalloc=True, theirs_tcmalloc=args.torch_tcmalloc,
+                              label="fine-tuning step " if train else "forward ", theirs_name="PyTorch")
+    ours_s, torch_s = statistics.median(rounds.ours), statistics.median(rounds.theirs)
     return {"ours_s": round(ours_s, 4), "torch_s": round(torch_s, 4), "ratio": round(torch_s / ours_s, 3),
-            "ours_compile_s": [round(c, 2) for c in compile_s], "ours_samples_s": [round(t, 4) for t in times["ours"]],
-            "torch_samples_s": [round(t, 4) for t in times["torch"]], "ours_allocator": ours.allocator,
-            "torch_allocator": theirs.allocator}
+            "ours_compile_s": [round(c, 2) for c in rounds.compile_s],
+            "ours_samples_s": [round(t, 4) for t in rounds.ours], "torch_samples_s": [round(t, 4) for t in rounds.theirs],
+            "ours_allocator": rounds.ours_allocator, "torch_allocator": rounds.theirs_allocator}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ which allocator each side had.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import multiprocessing
@@ -239,34 +240,55 @@ def time_side(make: Callable, args: argparse.Namespace, tcmalloc: bool) -> tuple
     return side, times
 
 
+@dataclasses.dataclass
+class Rounds:
+    """Every step time of both sides over alternating rounds, each round's compile time and the allocators."""
+
+    ours: list[float]
+    theirs: list[float]
+    compile_s: list[float]
+    ours_allocator: str
+    theirs_allocator: str
+
+
+def alternate_rounds(make_ours: Callable, make_theirs: Callable, args: argparse.Namespace, *, ours_tcmalloc: bool,
+                     theirs_tcmalloc: bool, label: str, theirs_name: str) -> Rounds:
+    """`args.rounds` rounds, ours then theirs in each (`time_side`: never both alive), one line per round."""
+    rounds = Rounds([], [], [], "", "")
+    for round_index in range(args.rounds):
+        ours, ours_times = time_side(make_ours, args, tcmalloc=ours_tcmalloc)
+        theirs, their_times = time_side(make_theirs, args, tcmalloc=theirs_tcmalloc)
+        rounds.ours += ours_times
+        rounds.theirs += their_times
+        rounds.compile_s.append(ours.compile_s)
+        rounds.ours_allocator, rounds.theirs_allocator = ours.allocator, theirs.allocator
+        print(f"  {label}round {round_index + 1}/{args.rounds}: ours ({ours.allocator}, compiled in "
+              f"{ours.compile_s:.1f} s) {' '.join(f'{t:.3f}' for t in ours_times)} s; {theirs_name} "
+              f"({theirs.allocator}) {' '.join(f'{t:.3f}' for t in their_times)} s", flush=True)
+    return rounds
+
+
 def main() -> None:
     args = parse_args()
     print(f"size {args.size}, batch {args.batch_size} x {args.frames} frames, {args.threads} threads, "
           f"{args.rounds} rounds of {args.steps} steps per side; {_versions()}", flush=True)
-    times: dict[str, list[float]] = {"ours": [], "torchaudio": []}
-    compile_s = []
-    for round_index in range(args.rounds):
-        ours, ours_times = time_side(functools.partial(make_ours, remat=args.remat), args,
-                                     tcmalloc=args.ours_malloc == "tcmalloc")
-        theirs, their_times = time_side(make_theirs, args, tcmalloc=args.torch_tcmalloc)
-        times["ours"] += ours_times
-        times["torchaudio"] += their_times
-        compile_s.append(ours.compile_s)
-        print(f"  round {round_index + 1}/{args.rounds}: ours ({ours.allocator}, compiled in {ours.compile_s:.1f} s) "
-              f"{' '.join(f'{t:.3f}' for t in ours_times)} s; torchaudio ({theirs.allocator}) "
-              f"{' '.join(f'{t:.3f}' for t in their_times)} s", flush=True)
-    ours_s, theirs_s = (statistics.median(times[k]) for k in ("ours", "torchaudio"))
+    rounds = alternate_rounds(functools.partial(make_ours, remat=args.remat), make_theirs, args,
+                              ours_tcmalloc=args.ours_malloc == "tcmalloc", theirs_tcmalloc=args.torch_tcmalloc,
+                              label="", theirs_name="torchaudio")
+    compile_s = rounds.compile_s
+    ours_s, theirs_s = statistics.median(rounds.ours), statistics.median(rounds.theirs)
     print(f"median step: ours {ours_s:.3f} s, torchaudio {theirs_s:.3f} s; "
           f"ratio torchaudio/ours = {theirs_s / ours_s:.2f} ({'ours faster' if ours_s < theirs_s else 'ours slower'})")
     if args.json:
         print(json.dumps({
             "size": args.size, "batch_size": args.batch_size, "frames": args.frames, "threads": args.threads,
-            "ours_allocator": ours.allocator, "torchaudio_allocator": theirs.allocator, "ours_remat": args.remat,
+            "ours_allocator": rounds.ours_allocator, "torchaudio_allocator": rounds.theirs_allocator,
+            "ours_remat": args.remat,
             "ours_step_s": round(ours_s, 4), "torchaudio_step_s": round(theirs_s, 4),
             "ratio": round(theirs_s / ours_s, 3), "ours_compile_s": round(compile_s[0], 2),
             "ours_compile_s_per_round": [round(c, 2) for c in compile_s],
-            "ours_steps_s": [round(t, 4) for t in times["ours"]],
-            "torchaudio_steps_s": [round(t, 4) for t in times["torchaudio"]],
+            "ours_steps_s": [round(t, 4) for t in rounds.ours],
+            "torchaudio_steps_s": [round(t, 4) for t in rounds.theirs],
         }))
 
 
