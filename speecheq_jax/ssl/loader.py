@@ -165,6 +165,12 @@ def _parameter_value(tensors: Mapping[str, np.ndarray], num_layers: int, path: t
     return np.asarray(value, np.float32)
 
 
+def expected_tensors(config: EncoderConfig) -> dict[str, tuple[int, ...]]:
+    """{checkpoint tensor name: its PyTorch shape} that a checkpoint of `config` must hold (no prefix)."""
+    _, abstract = nnx.split(nnx.eval_shape(lambda: SSLEncoder(config, rngs=nnx.Rngs(0))))
+    return _expected(abstract, config.num_hidden_layers)
+
+
 def load_encoder(checkpoint_dir: str | Path) -> tuple[SSLEncoder, EncoderConfig]:
     """(SSLEncoder with the checkpoint's weights, its EncoderConfig) of a Hugging Face checkpoint directory.
 
@@ -176,7 +182,7 @@ def load_encoder(checkpoint_dir: str | Path) -> tuple[SSLEncoder, EncoderConfig]
     config = read_config(checkpoint_dir)
     tensors = encoder_tensors(read_tensors(checkpoint_dir), config.arch)
     graphdef, abstract = nnx.split(nnx.eval_shape(lambda: SSLEncoder(config, rngs=nnx.Rngs(0))))
-    check_tensors(tensors, _expected(abstract, config.num_hidden_layers), str(checkpoint_dir))
+    check_tensors(tensors, expected_tensors(config), str(checkpoint_dir))
     state = jax.tree_util.tree_map_with_path(
         functools.partial(_parameter_value, tensors, config.num_hidden_layers), abstract)
     return nnx.merge(graphdef, jax.tree.map(jax.numpy.asarray, state)), config
