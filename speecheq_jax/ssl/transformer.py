@@ -2,6 +2,12 @@
 
     x -> zero padded frames -> x + PosConv(x) -> [post-LN: LayerNorm] -> L layers -> [pre-LN: LayerNorm]
 
+With a frame mask [B, T] (padded batches) a valid frame never sees a padded one: padded frames are
+zeroed before the positional conv (as the 'same' padding of the utterance alone; HuBERT's batch-norm
+variant zeroes them again after its BatchNorm, which transformers does not, so its padded rows equal
+the utterance alone rather than transformers' padded batch), attention masks them as keys, and
+everything else is per frame (WavLM's bias depends on the offset and the query frame only).
+
 Post-LN layer ("group" models, do_stable_layer_norm False):
     x = LN(x + Attn(x)); x = LN(x + FFN(x))
 Pre-LN layer (stable layer norm):
@@ -52,6 +58,11 @@ def grouped_conv(x: jax.Array, kernel: jax.Array, groups: int) -> jax.Array:
     return jnp.concatenate(outputs, axis=-1)
 
 
+def zero_padded_frames(x: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """x [B, T, D] with the frames outside mask [B, T] set to 0 (x itself without a mask)."""
+    return x if mask is None else jnp.where(mask[..., None], x, jnp.zeros((), x.dtype))
+
+
 class PositionalConv(nnx.Module):
     """Grouped 'same' Conv1d x [B, T, D] -> [B, T, D], parameters in PyTorch's layout (D/G input channels a group).
 
@@ -92,9 +103,10 @@ class PositionalConvEmbedding(nnx.Module):
                                    weight_norm=not config.conv_pos_batch_norm, rngs=rngs)
         self.activation = ACTIVATION_FUNCTIONS[config.feat_extract_activation]
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, mask: jax.Array | None) -> jax.Array:
+        """x [B, T, D] with padded frames zeroed, frame mask [B, T] or None -> [B, T, D]."""
         if self.batch_norm is not None:
-            x = self.batch_norm(x)
+            x = zero_padded_frames(self.batch_norm(x), mask)
         return self.activation(self.conv(x))
 
 
@@ -178,9 +190,8 @@ class TransformerEncoder(nnx.Module):
         self.stable = config.do_stable_layer_norm
 
     def __call__(self, x: jax.Array, mask: jax.Array | None) -> tuple[jax.Array, jax.Array]:
-        if mask is not None:
-            x = jnp.where(mask[..., None], x, jnp.zeros((), x.dtype))
-        x = x + self.pos_conv_embed(x)
+        x = zero_padded_frames(x, mask)
+        x = x + self.pos_conv_embed(x, mask)
         if not self.stable:
             x = self.layer_norm(x)
         position_bias = None if self.position_bias is None else self.position_bias(x.shape[1])
