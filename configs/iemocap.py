@@ -6,6 +6,9 @@ Folds session1..session5; validation is a speaker of another session (speaker-di
 All five folds and their combined report (mean ± std, pooled metrics; docs/protocols.md):
   python -m speecheq_jax.main --config configs/iemocap.py:root=/data/IEMOCAP_full_release \
       --workdir runs/iemocap-cv --mode crossval
+On an SSL encoder's hidden states instead of log-mels (docs/SSL.md, "Training on SSL features"):
+  python -m speecheq_jax.main --config configs/iemocap.py:fold=session1,root=R,ssl=/path/to/wavlm-base-plus \
+      --workdir runs/iemocap-ssl-s1
 
 All four heads (category, intensity, phoneme, gender): consensus category,
 transcripts for phonemes, gender from the speaker id. The intensity target is

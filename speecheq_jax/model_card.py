@@ -13,7 +13,11 @@ nothing but `json`):
     phonemes         the run vocabulary: CTC output id i + 1 is phonemes[i], 0 is blank
     cmvn             pooled {mean [80], std [80]} (used on raw audio) and per corpus
     features         log-mel parameters (features/logmel.py), the model's time
-                     subsampling, the shortest audio prediction accepts
+                     subsampling, the shortest audio prediction accepts; on the SSL
+                     route instead: route "ssl", the encoder (its config.json fields,
+                     the sha256 of its weight files, the checkpoint path it was read
+                     from), the kept layers, the stored dtype and the states' shape [K, D]
+                     (the SSL route has no CMVN: `cmvn` is empty)
     buckets          frame lengths the model was trained and evaluated on
     training_data    per corpus: protocol, fold, units and example counts of
                      train/valid/test, and the label mapping applied
@@ -31,7 +35,7 @@ import numpy as np
 
 from speecheq_jax import labels, storage
 from speecheq_jax.features import logmel
-from speecheq_jax.frames import MIN_SECONDS, NUM_MELS, SUBSAMPLING
+from speecheq_jax.frames import LOGMEL, MIN_SECONDS, NUM_MELS, ROUTES, SUBSAMPLING, FeatureLayout
 
 if TYPE_CHECKING:
     from speecheq_jax.input.data_spec import DataSpec
@@ -47,6 +51,27 @@ def feature_parameters() -> dict[str, Any]:
         "hop_length": logmel.HOP_LENGTH, "num_mels": NUM_MELS, "log_floor": logmel.LOG_FLOOR,
         "subsampling": SUBSAMPLING, "min_seconds": MIN_SECONDS,
     }
+
+
+def ssl_feature_parameters(data_config: ml_collections.ConfigDict) -> dict[str, Any] | None:
+    """The SSL route's card section (None on log-mel): which encoder, which layers, stored how."""
+    from speecheq_jax.ssl.route import ssl_features  # here: reading a card must not load the encoder code
+
+    features = ssl_features(data_config)
+    if features is None:
+        return None
+    route = features.layout.route
+    return {"route": route.name, "key": route.key, "subsampling": route.subsampling,
+            "frame_seconds": route.frame_seconds, "shape": list(features.shape),
+            "sample_rate": logmel.SAMPLE_RATE, "min_seconds": MIN_SECONDS, **features.describe()}
+
+
+def feature_layout(card: Mapping[str, Any]) -> FeatureLayout:
+    """The feature route and per-frame shape a card's model takes (cards without a route: log-mel)."""
+    features = card["features"]
+    if "route" not in features:
+        return LOGMEL
+    return FeatureLayout(ROUTES[features["route"]], tuple(features["shape"]))
 
 
 def training_data(data_config: ml_collections.ConfigDict) -> list[dict[str, Any]]:
@@ -81,7 +106,7 @@ def build_card(config: ml_collections.ConfigDict, spec: DataSpec) -> dict[str, A
             "pooled": _mean_std(*spec.pooled_cmvn),
             "corpora": {name: _mean_std(*stats) for name, stats in spec.cmvn.items()},
         },
-        "features": feature_parameters(),
+        "features": ssl_feature_parameters(config.data) or feature_parameters(),
         "buckets": list(spec.buckets),
         "training_data": training_data(config.data),
     }

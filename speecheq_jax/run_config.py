@@ -77,6 +77,14 @@ def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
     return config
 
 
+def use_ssl_features(config: ml_collections.ConfigDict, checkpoint: str, **ssl: object) -> None:
+    """Switches `config.data` to the SSL route on `checkpoint` (more `config.data.ssl` fields in `ssl`), its
+    buckets halved: the states come 50 a second, the log-mel frames 100 (docs/SSL.md)."""
+    config.data.features = "ssl"
+    config.data.ssl.update({"checkpoint": checkpoint, **ssl})
+    config.data.buckets = tuple(bucket // 2 for bucket in config.data.buckets)
+
+
 def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, heads: Mapping[str, str],
                          not_trained: Mapping[str, str], label_options: dict | None = None, steps: int = 20_000):
     """Config for `corpus` (root given on the command line) at fold `arg.fold`.
@@ -85,7 +93,8 @@ def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, hea
       heads: the heads the run trains -> the labels the corpus's reader yields
         for it (a head without labels would only train on nothing).
       not_trained: built-in heads the corpus cannot train -> why, so each config says what it
-        trains and why not. A registered head named in neither is not trained (so adding a head
+        trains and why not. `arg.ssl=/path/to/checkpoint` trains on that encoder's hidden states
+        (`use_ssl_features`) instead of log-mels. A registered head named in neither is not trained (so adding a head
         changes no config); a head named twice or not registered is an error.
     """
     named = [*heads, *not_trained]
@@ -93,11 +102,13 @@ def single_corpus_config(corpus: str, arg: str | None, *, default_fold: str, hea
     if wrong:
         raise ValueError(f"{corpus} config: heads {sorted(heads)} and not_trained {sorted(not_trained)} name "
                          f"{wrong} twice or unregistered; registered heads: {HEAD_NAMES}")
-    arg = parse_arg(arg, fold=default_fold, size="S", root="")
+    arg = parse_arg(arg, fold=default_fold, size="S", root="", ssl="")
     config = base_config(arg.size)
     config.name = f"{corpus}-{arg.fold}-{arg.size}"
     config.data.corpora = [{"name": corpus, "root": arg.root or None, "fold": arg.fold,
                             "protocol": None, "weight": 1.0, "label_options": label_options or {}}]
     config.model.heads = tuple(h for h in HEAD_NAMES if h in heads)
+    if arg.ssl:
+        use_ssl_features(config, arg.ssl)
     config.train.num_steps = steps
     return config

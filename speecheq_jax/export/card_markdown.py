@@ -14,6 +14,25 @@ def _metric_titles(heads: list[str]) -> list[tuple[str, str]]:
                              for spec in head_specs(heads) for column in spec.headline_columns]
 
 
+def _longest_seconds(onnx: dict[str, Any], features: dict[str, Any]) -> float:
+    """The longest audio an ONNX file takes: its length in 10 ms frames, or in samples on the SSL route."""
+    longest = max(map(int, onnx["files"]))
+    if "route" in features:
+        return longest / features["sample_rate"]
+    return longest * features["hop_length"] / features["sample_rate"]
+
+
+def _ssl_lines(features: dict[str, Any]) -> list[str]:
+    """The card's SSL encoder paragraph (nothing on the log-mel route)."""
+    if "route" not in features:
+        return []
+    encoder = features["encoder"]
+    return [f"Input: hidden states {features['layers']} of a {encoder['arch']} encoder ({encoder['num_hidden_layers']} "
+            f"layers, d={encoder['hidden_size']}, feature norm {encoder['feat_extract_norm']}; weights sha256 "
+            f"`{features['weights_sha256']}`, read from `{features['checkpoint']}`), stored as {features['dtype']}, "
+            "combined by a learned softmax-weighted sum.", ""]
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """Markdown of an export's model card (the card plus its `export` section)."""
     export, model = card["export"], card["config"]["model"]
@@ -30,7 +49,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "the predictions for decisions about people (hiring, health, policing, surveillance).",
         "- Gender is a binary F/M guess from the voice, learned from corpus metadata, not a person's gender.",
         f"- Audio shorter than {features['min_seconds']} s is refused; the ONNX files take at most "
-        f"{max(map(int, export['onnx']['files'])) * features['hop_length'] / features['sample_rate']:.2f} s.",
+        f"{_longest_seconds(export['onnx'], features):.2f} s.",
         "",
         "## Model", "",
         f"Conformer encoder `{model['size']}` ({model['num_layers']} layers, d={model['d_model']}, "
@@ -38,6 +57,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         f"Labels: {', '.join(card['labels']['categories'])}. Phoneme vocabulary: {len(card['phonemes'])} tokens.",
         "",
+        *_ssl_lines(features),
         "## Training data", "",
     ]
     rows = [[d["corpus"], d["protocol"], d["fold"], *(str(d["examples"][s]) for s in ("train", "valid", "test")),
@@ -51,6 +71,14 @@ def render_markdown(card: dict[str, Any]) -> str:
     else:
         lines.append(f"Not evaluated at step {export['step']}: run `--mode evaluate --checkpoint {export['step']}`.")
     onnx = export["onnx"]
+    if "route" in features:
+        lines += ["", "## Use", "", "```bash",
+                  "python -m speecheq_jax.predict --model EXPORT_DIR --input clip.wav --output predictions.jsonl",
+                  "```", "",
+                  f"ONNX (`{'`, `'.join(onnx['files'].values())}`), the SSL encoder inside: inputs `waveform` float32 "
+                  "[B, N] (16 kHz mono samples, zero on padding) and `sample_mask` bool [B, N]; B is free, N is fixed "
+                  f"per file. Outputs: {', '.join(onnx['outputs'])}."]
+        return "\n".join(lines) + "\n"
     lines += [
         "", "## Use", "",
         "```bash",

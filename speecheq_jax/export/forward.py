@@ -20,8 +20,10 @@ import jax
 from flax import nnx
 
 from speecheq_jax.model.speecheq import SpeechEQ, prediction_outputs
+from speecheq_jax.model.waveform_model import WaveformSpeechEQ
 
 Forward = Callable[[jax.Array, jax.Array], dict[str, jax.Array]]
+"""(features, mask) -> outputs: (logmel [B,T,80], frame_mask [B,T]), or (waveform [B,N], sample_mask [B,N])."""
 
 
 def make_forward(model: SpeechEQ) -> Forward:
@@ -33,5 +35,17 @@ def make_forward(model: SpeechEQ) -> Forward:
         # Merged inside the trace: NNX transforms in the model (the scanned blocks) must meet a module
         # built at the trace level they run at; the state arrays stay closed-over constants.
         return prediction_outputs(nnx.merge(graphdef, state, copy=True)({"logmel": logmel, "frame_mask": frame_mask}))
+
+    return forward
+
+
+def make_waveform_forward(model: WaveformSpeechEQ) -> Forward:
+    """The pure inference function of the SSL route with its encoder inside: (waveform [B,N] float32 at 16 kHz,
+    sample_mask [B,N] bool) -> the same outputs as `make_forward`'s (eval mode, as there)."""
+
+    graphdef, state = nnx.split(model)
+
+    def forward(waveform: jax.Array, sample_mask: jax.Array) -> dict[str, jax.Array]:
+        return prediction_outputs(nnx.merge(graphdef, state, copy=True)(waveform, sample_mask))
 
     return forward

@@ -3,6 +3,13 @@
 Input contract of every file (documented in the model card's `export.onnx`):
     logmel float32 [B, T, 80]  CMVN-normalised with the card's pooled statistics, zero on padding
     frame_mask bool [B, T]     True on real frames
+or, on the SSL route (the encoder inside, `WAVEFORM_INPUTS`; files `model_N{N}.onnx`, N samples):
+    waveform float32 [1, N]    16 kHz samples, zero on padding
+    sample_mask bool [1, N]    True on real samples
+with ONE row per call: the encoder counts each row's frames as (n - kernel) // stride + 1 per conv
+(ssl/feature_encoder.py), an integer floor division over [B], and jax2onnx 0.17's `rem` lowering
+(plugins/jax/lax/rem.py) cannot give its output a symbolic batch dimension (InconclusiveDimensionOperation:
+"Symbolic dimension 'B' used in a context that requires a constant"); the ONNX runtime runs a batch row by row.
 B is dynamic; T is fixed per file (`model_T{T}.onnx`): jax2onnx 0.17 cannot
 trace the relative-position attention's `arange` over a symbolic length, so
 the time axis is exported at a few lengths (a predictor pads to the smallest
@@ -13,6 +20,7 @@ one that fits; padding never changes the outputs). Outputs are those of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,6 +33,7 @@ import onnxruntime
 
 from speecheq_jax.export.forward import Forward
 from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.serving.onnx_model import run_session
 
 log = logging.getLogger(__name__)
 logging.getLogger("jax2onnx").setLevel(logging.ERROR)  # it warns about every optional plugin it cannot load
@@ -36,8 +45,23 @@ TOLERANCE = 2e-3
 """Largest difference allowed between ONNX and JAX outputs on the export's self-check."""
 
 
-def onnx_file_name(frames: int) -> str:
-    return f"model_T{frames}.onnx"
+@dataclasses.dataclass(frozen=True)
+class ModelInputs:
+    """The two inputs of a file: names, the float input's per-step shape, the file-name letter of its length."""
+
+    names: tuple[str, str]
+    trailing: tuple[int, ...]
+    letter: str
+    batch: int | str = "B"
+    """"B": any batch size; an int: the files take exactly that many rows."""
+
+
+LOGMEL_INPUTS = ModelInputs(("logmel", "frame_mask"), (NUM_MELS,), "T")
+WAVEFORM_INPUTS = ModelInputs(("waveform", "sample_mask"), (), "N", batch=1)
+
+
+def onnx_file_name(frames: int, inputs: ModelInputs = LOGMEL_INPUTS) -> str:
+    return f"model_{inputs.letter}{frames}.onnx"
 
 
 @contextlib.contextmanager
@@ -50,16 +74,18 @@ def _quiet_converter_logs() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _convert(forward: Forward, frames: int, names: Sequence[str]):
+def _convert(forward: Forward, frames: int, names: Sequence[str], inputs: ModelInputs):
     """The ONNX ModelProto of `forward` at T = `frames`, batch dimension 'B'."""
-    specs = [jax.ShapeDtypeStruct(("B", frames, NUM_MELS), jnp.float32), jax.ShapeDtypeStruct(("B", frames), jnp.bool_)]
+    specs = [jax.ShapeDtypeStruct((inputs.batch, frames, *inputs.trailing), jnp.float32),
+             jax.ShapeDtypeStruct((inputs.batch, frames), jnp.bool_)]
     with _quiet_converter_logs():
-        return jax2onnx.to_onnx(lambda logmel, mask: tuple(forward(logmel, mask)[k] for k in names), specs,
-                                model_name="speecheq", opset=OPSET, input_names=["logmel", "frame_mask"],
+        return jax2onnx.to_onnx(lambda values, mask: tuple(forward(values, mask)[k] for k in names), specs,
+                                model_name="speecheq", opset=OPSET, input_names=list(inputs.names),
                                 output_names=list(names))
 
 
-def check_against_jax(forward: Forward, path: Path, frames: int, seed: int = 0) -> float:
+def check_against_jax(forward: Forward, path: Path, frames: int, seed: int = 0,
+                      inputs: ModelInputs = LOGMEL_INPUTS) -> float:
     """Runs the ONNX file and `forward` on one random half-padded batch; returns the largest difference.
 
     Compared: every float output and the mask (the CTC frame argmax may flip
@@ -67,13 +93,13 @@ def check_against_jax(forward: Forward, path: Path, frames: int, seed: int = 0) 
     than TOLERANCE (a converter defect).
     """
     rng = np.random.default_rng(seed)
-    logmel = rng.standard_normal((2, frames, NUM_MELS)).astype(np.float32)
+    values = rng.standard_normal((2, frames, *inputs.trailing)).astype(np.float32)
     mask = np.ones((2, frames), bool)
     mask[1, frames // 2 :] = False
-    logmel[~mask] = 0.0
+    values[~mask] = 0.0
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"logmel": logmel, "frame_mask": mask})))
-    want = jax.device_get(jax.jit(forward)(logmel, mask))
+    got = run_session(session, inputs.names, inputs.batch, values, mask)
+    want = jax.device_get(jax.jit(forward)(values, mask))
     worst = 0.0
     for name, value in want.items():
         if name == "phoneme_ids":
@@ -85,20 +111,23 @@ def check_against_jax(forward: Forward, path: Path, frames: int, seed: int = 0) 
     return worst
 
 
-def output_names(forward: Forward) -> list[str]:
-    """The ONNX outputs' names, in order: the keys of `forward`'s result."""
-    probe = jax.ShapeDtypeStruct((1, 16, NUM_MELS), jnp.float32), jax.ShapeDtypeStruct((1, 16), jnp.bool_)
+def output_names(forward: Forward, inputs: ModelInputs = LOGMEL_INPUTS, length: int = 16) -> list[str]:
+    """The ONNX outputs' names, in order: the keys of `forward`'s result (`length`: any length it takes)."""
+    probe = (jax.ShapeDtypeStruct((1, length, *inputs.trailing), jnp.float32),
+             jax.ShapeDtypeStruct((1, length), jnp.bool_))
     return list(jax.eval_shape(forward, *probe))
 
 
-def export_onnx(forward: Forward, out_dir: Path, frames: Sequence[int] = EXPORT_FRAMES) -> dict[int, str]:
-    """Writes one checked ONNX file per input length; returns {frames: file name}."""
-    names = output_names(forward)
+def export_onnx(forward: Forward, out_dir: Path, frames: Sequence[int] = EXPORT_FRAMES,
+                inputs: ModelInputs = LOGMEL_INPUTS) -> dict[int, str]:
+    """Writes one checked ONNX file per input length (`frames`: in the inputs' steps, log-mel frames or samples);
+    returns {length: file name}."""
+    names = output_names(forward, inputs, min(frames))
     files = {}
     for length in frames:
-        path = out_dir / onnx_file_name(length)
-        path.write_bytes(_convert(forward, length, names).SerializeToString())
-        worst = check_against_jax(forward, path, length)
+        path = out_dir / onnx_file_name(length, inputs)
+        path.write_bytes(_convert(forward, length, names, inputs).SerializeToString())
+        worst = check_against_jax(forward, path, length, inputs=inputs)
         log.info("ONNX %s: %.1f MB, largest difference to JAX %.1e", path.name, path.stat().st_size / 1e6, worst)
         files[length] = path.name
     return files

@@ -11,6 +11,7 @@ Minimum duration: `frames.MIN_SECONDS` (why: see speecheq_jax/frames.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,18 @@ def check_file(path: str | Path) -> None:
     if not np.any(samples):
         raise UnusableFileError(str(path), SILENT)
 
+
+AUDIO_SUFFIXES: frozenset[str] = frozenset(
+    {f".{name.lower()}" for name in soundfile.available_formats() if name != "RAW"} | {".aif", ".oga", ".opus"})
+"""File suffixes taken from directories: every format libsndfile reads (RAW needs a declared layout)."""
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files as given; directories as their audio files (`AUDIO_SUFFIXES`, recursive, sorted)."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()))
+        else:
+            paths.append(item)
+    return paths

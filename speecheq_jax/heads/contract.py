@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from speecheq_jax import labels
+from speecheq_jax.frames import SUBSAMPLING
 from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode
 from speecheq_jax.utterance import Utterance
@@ -105,12 +106,14 @@ class RunTables:
 
     category: int32 [len(labels.CATEGORIES)] taxonomy id -> id in the run's label set, or MISSING
       where the run drops the category; phoneme: int32 [1 + corpus vocabulary] stored token id ->
-      run phoneme id (index 0 unused); frames: the example's log-mel frames (what CTC aligns over).
+      run phoneme id (index 0 unused); frames: the example's input frames (what CTC aligns over);
+      subsampling: input frames per encoder frame on the run's feature route (`frames.Route`).
     """
 
     category: np.ndarray
     phoneme: np.ndarray
     frames: int
+    subsampling: int = SUBSAMPLING
 
 
 @dataclasses.dataclass(frozen=True)

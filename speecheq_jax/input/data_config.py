@@ -31,6 +31,12 @@ def default_data_config() -> ml_collections.ConfigDict:
         "prefetch": 2,
         # ESD's 'official' split shares speakers across train/valid/test: refused unless set.
         "allow_speaker_dependent": False,
+        # The model's input: "logmel" (features/logmel.py) or "ssl", the hidden states of the encoder
+        # checkpoint `ssl.checkpoint` (a Hugging Face directory), `ssl.layers` of them (None: all L + 1),
+        # stored as `ssl.dtype` (float16 | float32); `ssl.random_seed` set: a checkpoint directory without
+        # config.json gets a tiny random-weight encoder written first (demos). ssl/route.py checks them.
+        "features": "logmel",
+        "ssl": {"checkpoint": None, "layers": None, "dtype": "float16", "random_seed": None},
         # Preparation excludes (and names) files it cannot use; strict makes any of them an error.
         "strict": False,
     })

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from speecheq_jax.features import logmel
+from speecheq_jax.frames import LOGMEL, FeatureLayout
 
 if TYPE_CHECKING:
     from speecheq_jax.input.sources import RunSources
@@ -36,6 +37,8 @@ class DataSpec:
       buckets: frame lengths of the batch shapes.
       label_summary: corpus -> {mapping, excluded, category_counts} applied at
         preparation: what a run's labels mean, logged with every run.
+      layout: the feature route and per-frame shape of the Batches. The SSL route has no CMVN:
+        `cmvn` is empty and `pooled_cmvn` two empty arrays.
     """
 
     vocab: tuple[str, ...]
@@ -45,10 +48,16 @@ class DataSpec:
     pooled_cmvn: tuple[np.ndarray, np.ndarray]
     buckets: tuple[int, ...]
     label_summary: dict[str, dict]
+    layout: FeatureLayout = LOGMEL
 
 
 def describe(sources: RunSources, buckets: Sequence[int]) -> DataSpec:
     """The DataSpec of opened sources batched into `buckets`; CMVN pooled over every training unit."""
+    if sources.layout != LOGMEL:
+        none = np.zeros(0, np.float32), np.zeros(0, np.float32)
+        return DataSpec(vocab=sources.vocab, categories=sources.categories, corpora=sources.names, cmvn={},
+                        pooled_cmvn=none, buckets=tuple(sorted(buckets)), layout=sources.layout,
+                        label_summary={c.prepared.corpus: c.prepared.labels for c in sources.corpora})
     pooled = logmel.MelStats()
     for corpus in sources.corpora:
         for unit in corpus.fold["units"]["train"]:

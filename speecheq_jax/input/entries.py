@@ -74,19 +74,20 @@ def split_entries(units_by_corpus: Sequence[Mapping[str, Mapping[str, Sequence[i
     return Entries(**arrays, unit_names=tuple(unit_names))
 
 
-def report_too_many_phonemes(entries: Entries, corpus_names: Sequence[str], split: str) -> None:
+def report_too_many_phonemes(entries: Entries, corpus_names: Sequence[str], split: str,
+                             subsampling: int = SUBSAMPLING) -> None:
     """Logs, per corpus, the phoneme labels longer than their encoder frames (known from metadata alone).
 
     They are masked when read, together with the rarer ones that only their
     adjacent repeats make unalignable (logged one by one).
     """
-    too_long = entries.phonemes > encoder_frames(entries.frames)
+    too_long = entries.phonemes > encoder_frames(entries.frames, subsampling)
     for corpus_id, name in enumerate(corpus_names):
         count = int(np.sum(too_long & (entries.corpus == corpus_id)))
         if count:
             log.warning("%s %s: %d of %d examples have more phonemes than encoder frames (ceil(frames / %d)): "
                         "CTC cannot align them, their phoneme labels are masked", name, split, count,
-                        int(np.sum(entries.corpus == corpus_id)), SUBSAMPLING)
+                        int(np.sum(entries.corpus == corpus_id)), subsampling)
 
 
 def drop_longer_than(entries: Entries, largest: int, corpus_names: Sequence[str]) -> Entries:

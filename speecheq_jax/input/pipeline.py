@@ -77,7 +77,7 @@ class _BatchReader:
             if position >= 0:
                 corpus_id, unit, record = self.entries.locate(int(position))
                 rows.append(self.sources.corpora[corpus_id].row(unit, record, int(position)))
-        out = assemble(rows, self.local, plan.bucket)
+        out = assemble(rows, self.local, plan.bucket, self.sources.layout)
         if self.augment is not None:
             # One generator per GLOBAL row: a row's masks do not depend on the process count.
             rngs = [np.random.default_rng([self.seed, number, self.first + row]) for row in range(self.local)]
@@ -137,14 +137,15 @@ def make_train_iterator(config: ml_collections.ConfigDict, mesh: Mesh | None, *,
     process_index, process_count = _process(process_index, process_count)
     sources = open_sources(config)
     entries = entries_lib.split_entries(sources.units("train"))
-    entries_lib.report_too_many_phonemes(entries, sources.names, "train")
+    entries_lib.report_too_many_phonemes(entries, sources.names, "train", sources.layout.route.subsampling)
     entries = entries_lib.drop_longer_than(entries, max(config.buckets), sources.names)
     stream = _example_stream(entries, [c["weight"] for c in config.corpora], sources.names, config.seed)
     window = max(config.shuffle_window // config.batch_size, 1) * config.batch_size
     plans = _WindowedPlans(stream.batch(window), entries.frames, config.batch_size, tuple(config.buckets),
                            config.seed)
-    read = _BatchReader(sources, entries, config.batch_size, process_index, process_count,
-                        SpecAugmentConfig.from_mapping(dict(config.specaugment)), config.seed)
+    # SpecAugment masks log-mel bins and frames; the SSL route trains on its states unaugmented.
+    augment = SpecAugmentConfig.from_mapping(dict(config.specaugment)) if sources.layout.route.key == "logmel" else None
+    read = _BatchReader(sources, entries, config.batch_size, process_index, process_count, augment, config.seed)
     dataset = grain.MapDataset.source(plans).map_with_index(read)
     iter_dataset = dataset.to_iter_dataset(_read_options(config))
     if config.worker_count > 0:
@@ -166,7 +167,7 @@ def make_eval_iterator(config: ml_collections.ConfigDict, split: str, mesh: Mesh
     process_index, process_count = _process(process_index, process_count)
     sources = open_sources(config)
     entries = entries_lib.split_entries(sources.units(split))
-    entries_lib.report_too_many_phonemes(entries, sources.names, split)
+    entries_lib.report_too_many_phonemes(entries, sources.names, split, sources.layout.route.subsampling)
     table = [_table_row(sources, *entries.locate(position)) for position in range(len(entries))]
     plans = buckets.eval_plan(entries.frames, config.batch_size, config.buckets)
     read = _BatchReader(sources, entries, config.batch_size, process_index, process_count, None, config.seed)

@@ -27,15 +27,16 @@ import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols, registry
-from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.frames import FeatureLayout
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import RunTables
 from speecheq_jax.input.assemble import Row
 from speecheq_jax.prep.prepare import PreparedDataset, open_entry
+from speecheq_jax.ssl.route import layout_of
 from speecheq_jax.utterance import Utterance
 
 log = logging.getLogger(__name__)
-_SOURCE_FIELDS = ("data_dir", "corpora", "label_options", "synth", "allow_speaker_dependent")
+_SOURCE_FIELDS = ("data_dir", "corpora", "label_options", "synth", "allow_speaker_dependent", "features", "ssl")
 """The `config.data` fields that decide which datasets and folds a run opens (the cache key)."""
 _OPENED: dict[str, RunSources] = {}
 _MAX_OPENED = 4
@@ -45,15 +46,17 @@ class CorpusSource:
     """One configured corpus: its prepared dataset, fold, CMVN, label remapping and checked record access."""
 
     def __init__(self, corpus_id: int, prepared: PreparedDataset, fold: dict, run_vocab: Sequence[str],
-                 run_categories: Sequence[str]):
-        self.corpus_id, self.prepared, self.fold = corpus_id, prepared, fold
+                 run_categories: Sequence[str], layout: FeatureLayout):
+        self.corpus_id, self.prepared, self.fold, self.layout = corpus_id, prepared, fold, layout
         run_ids = {token: i + 1 for i, token in enumerate(run_vocab)}
         self.phoneme_table = np.array([0] + [run_ids[t] for t in prepared.vocab], dtype=np.int32)
         # Taxonomy id -> run label-set id (-1: a class this run does not have, masked).
         self.category_table = np.array([run_categories.index(c) if c in run_categories else labels.MISSING
                                         for c in labels.CATEGORIES], dtype=np.int32)
-        self.mean = np.asarray(fold["cmvn"]["mean"], np.float32)
-        self.std = np.asarray(fold["cmvn"]["std"], np.float32)
+        # The SSL route stores no CMVN (prep/tfds_builder.py): its rows pass through unscaled.
+        cmvn = fold.get("cmvn", {"mean": 0.0, "std": 1.0})
+        self.mean = np.asarray(cmvn["mean"], np.float32)
+        self.std = np.asarray(cmvn["std"], np.float32)
         self._dropped: set[tuple[str, str, int]] = set()
         """(head, unit, record) whose label the run could not use (each logged once)."""
 
@@ -70,9 +73,10 @@ class CorpusSource:
         except Exception as e:  # noqa: BLE001: any decode failure means a corrupt record
             raise ValueError(f"corrupt record: {where}: {type(e).__name__}: {e}") from e
         expected = self.prepared.units[unit]["num_frames"][index]
-        logmel = record["logmel"]
-        if logmel.shape != (expected, NUM_MELS) or int(record["num_frames"]) != expected:
-            raise ValueError(f"corrupt record: {where}: logmel {logmel.shape}, num_frames "
+        key = self.layout.route.key
+        features = record[key]
+        if features.shape != (expected, *self.layout.shape) or int(record["num_frames"]) != expected:
+            raise ValueError(f"corrupt record: {where}: {key} {features.shape}, num_frames "
                              f"{record['num_frames']}, metadata says {expected} frames")
         return record
 
@@ -82,14 +86,15 @@ class CorpusSource:
         A label the run cannot use (e.g. a phoneme sequence CTC cannot align) is masked and logged once.
         """
         record = self.read(unit, index)
-        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]))
+        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]),
+                           subsampling=self.layout.route.subsampling)
         values = {}
         for spec in head_specs():
             values[spec.label], dropped = spec.data.to_run(record[spec.label], tables)
             if dropped and (spec.name, unit, index) not in self._dropped:
                 self._dropped.add((spec.name, unit, index))
                 log.info("%s %s record %d: %s: %s label masked", self.prepared.corpus, unit, index, dropped, spec.name)
-        return Row(logmel=record["logmel"], mean=self.mean, std=self.std, labels=values,
+        return Row(features=record[self.layout.route.key], mean=self.mean, std=self.std, labels=values,
                    corpus_id=self.corpus_id, index=position)
 
 
@@ -101,11 +106,13 @@ class RunSources:
       corpora: one CorpusSource per `config.corpora` entry (its corpus id is its index).
       vocab: run phoneme vocabulary; token vocab[i] has id i + 1 (0 = blank).
       categories: the run's category label set (`labels.run_label_set`).
+      layout: the feature route and per-frame shape every corpus of the run stores.
     """
 
     corpora: tuple[CorpusSource, ...]
     vocab: tuple[str, ...]
     categories: tuple[str, ...]
+    layout: FeatureLayout
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -141,8 +148,9 @@ def _open(config: ml_collections.ConfigDict) -> RunSources:
         chosen.append(fold)
     vocab = tuple(sorted({token for dataset in prepared for token in dataset.vocab}))
     categories = labels.run_label_set([dataset.labels["category_counts"] for dataset in prepared])
-    return RunSources(tuple(CorpusSource(i, p, f, vocab, categories) for i, (p, f) in enumerate(zip(prepared, chosen))),
-                      vocab, tuple(categories))
+    layout = layout_of(config)
+    return RunSources(tuple(CorpusSource(i, p, f, vocab, categories, layout)
+                            for i, (p, f) in enumerate(zip(prepared, chosen))), vocab, tuple(categories), layout)
 
 
 def check_fold(dataset: PreparedDataset, fold: dict, *, allow_speaker_dependent: bool = False) -> None:

@@ -118,7 +118,8 @@ def _untested_units(folds: list[dict]) -> list[str]:
 def _save_test_predictions(config: ml_collections.ConfigDict, fold_dir: storage.AnyPath) -> None:
     """Scores the fold's best checkpoint (by validation) on its test split and stores the predictions."""
     restored = evaluate_lib.restore_for_eval(config, fold_dir, "best")
-    restored.eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, restored.spec.buckets))
+    restored.eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, restored.spec.buckets,
+                                                                 restored.spec.layout))
     batches, records = pipeline.make_eval_iterator(config.data, "test", restored.mesh)
     _, predictions = evaluate(restored.eval_step, restored.state, batches, records,
                               categories=restored.spec.categories, desc="test")

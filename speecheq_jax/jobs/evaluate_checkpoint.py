@@ -30,7 +30,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
-from speecheq_jax import storage
+from speecheq_jax import model_card, storage
 from speecheq_jax.eval.evaluator import evaluate
 from speecheq_jax.eval.report import write_report
 from speecheq_jax.heads import head_specs
@@ -141,6 +141,7 @@ def spec_from_card(card: dict[str, Any]) -> pipeline.DataSpec:
         pooled_cmvn=stats(card["cmvn"]["pooled"]),
         buckets=tuple(card["buckets"]),
         label_summary={entry["corpus"]: entry["labels"] for entry in card["training_data"]},
+        layout=model_card.feature_layout(card),
     )
 
 
@@ -203,7 +204,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: stora
     config = restored.config
     eval_step, state, spec, mesh, step = (restored.eval_step, restored.state, restored.spec, restored.mesh,
                                           restored.step)
-    eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, spec.buckets),
+    eval_step.precompile(compile_ahead.bucket_shapes(config.data.batch_size, spec.buckets, spec.layout),
                          show_progress=jax.process_index() == 0)
     results: dict[str, Any] = {"step": step, "checkpoint": str(which)}
     for split in splits:

@@ -2,7 +2,9 @@
 
     export/
       model_T{T}.onnx    ONNX, one per input length (export/onnx_model.py), run by `python -m speecheq_jax.predict`
-      model.stablehlo    serialized jax.export artifact, any batch and length (export/stablehlo.py)
+                         (SSL route: model_N{N}.onnx, the encoder inside, N samples of 16 kHz audio)
+      model.stablehlo    serialized jax.export artifact, any batch and length (export/stablehlo.py; log-mel route
+                         only: the encoder's strided convolutions have no symbolic-length export here)
       model_card.json    the run's model card plus an `export` section (step, files, contracts, test metrics)
       model_card.md      the same for people
 """
@@ -23,8 +25,11 @@ from flax import nnx
 from speecheq_jax import model_card, storage
 from speecheq_jax.export import onnx_model, stablehlo
 from speecheq_jax.export.card_markdown import render_markdown
-from speecheq_jax.export.forward import make_forward
+from speecheq_jax.export.forward import make_forward, make_waveform_forward
+from speecheq_jax.features import logmel
+from speecheq_jax.frames import LOGMEL
 from speecheq_jax.jobs.evaluate_checkpoint import Restored, restore_for_eval
+from speecheq_jax.jobs.ssl_inference import waveform_model
 
 log = logging.getLogger(__name__)
 STABLEHLO_FILE = "model.stablehlo"
@@ -51,27 +56,34 @@ def export_run(config: ml_collections.ConfigDict, workdir: storage.PathLike, whi
     start = time.perf_counter()
     workdir = storage.as_path(workdir)
     restored = restore_for_eval(config, workdir, which)
-    trainable, _ = nnx.merge(restored.eval_def, jax.device_get(restored.state))
-    forward = make_forward(trainable.model)
+    if restored.spec.layout == LOGMEL:
+        trainable, _ = nnx.merge(restored.eval_def, jax.device_get(restored.state))
+        forward, inputs, lengths = make_forward(trainable.model), onnx_model.LOGMEL_INPUTS, onnx_frames
+    else:  # the encoder inside: the files take 16 kHz samples, as many as `onnx_frames` 10 ms frames span
+        forward, inputs = make_waveform_forward(waveform_model(restored)), onnx_model.WAVEFORM_INPUTS
+        lengths = [frames * logmel.HOP_LENGTH for frames in onnx_frames]
     out_dir = workdir / "export"
     with storage.staged(out_dir) as local_dir:
-        _write_export(forward, local_dir, restored, which, _test_metrics(workdir, restored.step), onnx_frames)
+        _write_export(forward, inputs, local_dir, restored, which, _test_metrics(workdir, restored.step), lengths)
     log.info("export: step %d to %s in %.1f s", restored.step, out_dir, time.perf_counter() - start)
     return out_dir
 
 
-def _write_export(forward, out_dir: Path, restored: Restored, which: str | int,
-                  test_metrics: dict[str, float] | None, onnx_frames: Sequence[int]) -> None:
-    """The ONNX files, the StableHLO artifact and the model card (JSON and Markdown) into local `out_dir`."""
-    files = onnx_model.export_onnx(forward, out_dir, onnx_frames)
-    stablehlo.export_stablehlo(forward, out_dir / STABLEHLO_FILE)
+def _write_export(forward, inputs: onnx_model.ModelInputs, out_dir: Path, restored: Restored, which: str | int,
+                  test_metrics: dict[str, float] | None, lengths: Sequence[int]) -> None:
+    """The ONNX files, the StableHLO artifact (log-mel route) and the model card (JSON and Markdown) into `out_dir`."""
+    files = onnx_model.export_onnx(forward, out_dir, lengths, inputs)
+    hlo = None
+    if inputs == onnx_model.LOGMEL_INPUTS:
+        stablehlo.export_stablehlo(forward, out_dir / STABLEHLO_FILE)
+        hlo = {"file": STABLEHLO_FILE, "platforms": list(stablehlo.EXPORT_PLATFORMS)}
     card: dict[str, Any] = dict(restored.card)
     card["export"] = {
         "step": restored.step,
         "checkpoint": str(which),
-        "onnx": {"files": {str(k): v for k, v in files.items()}, "inputs": ["logmel", "frame_mask"],
-                 "outputs": onnx_model.output_names(forward), "opset": onnx_model.OPSET},
-        "stablehlo": {"file": STABLEHLO_FILE, "platforms": list(stablehlo.EXPORT_PLATFORMS)},
+        "onnx": {"files": {str(k): v for k, v in files.items()}, "inputs": list(inputs.names), "batch": inputs.batch,
+                 "outputs": onnx_model.output_names(forward, inputs, min(lengths)), "opset": onnx_model.OPSET},
+        "stablehlo": hlo,
         "test_metrics": test_metrics,
     }
     model_card.write_card(card, out_dir)

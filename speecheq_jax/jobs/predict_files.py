@@ -22,10 +22,13 @@ import ml_collections
 import numpy as np
 
 from speecheq_jax import storage
-from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.export.forward import make_waveform_forward
+from speecheq_jax.frames import LOGMEL, SUBSAMPLING
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.jobs.evaluate_checkpoint import Restored, restore_for_eval
+from speecheq_jax.jobs.ssl_inference import waveform_model
 from speecheq_jax.serving import files
+from speecheq_jax.serving.model_inputs import encoder_samples
 from speecheq_jax.serving.recording import RecordingPredictor
 from speecheq_jax.train import mesh as mesh_lib
 
@@ -53,11 +56,31 @@ class JaxModel:
         return jax.device_get(outputs)
 
 
+class WaveformJaxModel:
+    """A restored SSL-route checkpoint with its encoder inside (`jobs.ssl_inference`) as a `serving.recording.Model`.
+
+    Windows are padded to the sample length of a training bucket (`serving.model_inputs.encoder_samples`) and
+    batches to a power of two rows; the forward is jitted once per shape, on one device.
+    """
+
+    def __init__(self, restored: Restored):
+        self.forward = jax.jit(make_waveform_forward(waveform_model(restored)))
+        encoder = restored.card["features"]["encoder"]
+        self.lengths = tuple(encoder_samples(encoder, bucket) for bucket in restored.spec.buckets)
+
+    def rows(self, count: int) -> int:
+        return 1 << (count - 1).bit_length()
+
+    def run(self, waveform: np.ndarray, sample_mask: np.ndarray) -> Mapping[str, np.ndarray]:
+        return jax.device_get(self.forward(waveform, sample_mask))
+
+
 def recording_predictor(config: ml_collections.ConfigDict | None, workdir: str | Path, checkpoint: str | int = "best",
                         cap: int = 8, progress: bool = False) -> RecordingPredictor:
     """The recording predictor over a restored checkpoint (batches of at most `cap` windows)."""
     restored = restore_for_eval(config, workdir, checkpoint)
-    return RecordingPredictor(JaxModel(restored), restored.card, cap=cap, progress=progress)
+    model = JaxModel(restored) if restored.spec.layout == LOGMEL else WaveformJaxModel(restored)
+    return RecordingPredictor(model, restored.card, cap=cap, progress=progress)
 
 
 def predict(config: ml_collections.ConfigDict | None, workdir: str | Path, inputs: Sequence[str | Path], *,

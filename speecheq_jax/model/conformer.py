@@ -22,10 +22,12 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
+from speecheq_jax.frames import SSL_ROUTE, FeatureLayout
 from speecheq_jax.model.attention import RelativeSelfAttention
 from speecheq_jax.model.dropout import HashDropout, split_key
 from speecheq_jax.model.frontend import ConvSubsampling
 from speecheq_jax.model.normalization import make_frame_norm
+from speecheq_jax.model.ssl_frontend import SSLFrontEnd
 
 REMAT_POLICIES = {
     "full": None,  # recompute everything in the backward pass
@@ -160,10 +162,19 @@ class ConformerBlock(nnx.Module):
 
 
 class ConformerEncoder(nnx.Module):
-    """logmel [B,T,F], frame_mask [B,T] -> (frames [B,T/4,D] zero on padding, mask [B,T/4])."""
+    """features [B,T,...], frame_mask [B,T] -> (frames [B,T',D] zero on padding, mask [B,T']).
 
-    def __init__(self, config: ml_collections.ConfigDict, num_mel_bins: int, *, dtype: jnp.dtype, rngs: nnx.Rngs):
-        self.frontend = ConvSubsampling(num_mel_bins, config.d_model, dropout=config.dropout, dtype=dtype, rngs=rngs)
+    The front end is the feature route's (`layout`): log-mel [B,T,80] through ConvSubsampling (T' = T/4), SSL
+    states [B,T,K,D] through SSLFrontEnd (T' = T/2); both give 40 ms frames.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, layout: FeatureLayout, *, dtype: jnp.dtype,
+                 rngs: nnx.Rngs):
+        if layout.route == SSL_ROUTE:
+            self.frontend = SSLFrontEnd(*layout.shape, config.d_model, dropout=config.dropout, dtype=dtype, rngs=rngs)
+        else:
+            self.frontend = ConvSubsampling(*layout.shape, config.d_model, dropout=config.dropout, dtype=dtype,
+                                            rngs=rngs)
 
         @nnx.vmap(in_axes=0, out_axes=0)
         def stacked_blocks(key: jax.Array) -> ConformerBlock:

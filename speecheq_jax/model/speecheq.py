@@ -1,7 +1,7 @@
 """The SpeechEQ model: one conformer encoder shared by the configured heads.
 
-    batch["logmel"] [B,T,80], batch["frame_mask"] [B,T]
-      -> ConformerEncoder -> frames [B,T/4,D], out_mask [B,T/4]
+    batch["logmel"] [B,T,80] (or, on the SSL route, batch["ssl_states"] [B,T,K,D]), batch["frame_mask"] [B,T]
+      -> ConformerEncoder (the route's front end) -> frames [B,T',D], out_mask [B,T'] (T' = T/4, SSL: T/2)
       -> per frame head: Linear; per utterance head: attentive stats pooling -> MLP
       -> each head's activation (its spec, speecheq_jax/heads/)
 
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx, struct
 
-from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.frames import LOGMEL, FeatureLayout
 from speecheq_jax.heads import head_spec, head_specs
 from speecheq_jax.heads.contract import OutputSizes
 from speecheq_jax.model.conformer import ConformerEncoder
@@ -59,11 +59,12 @@ class SpeechEQ(nnx.Module):
 
     The output sizes come from the data, never from the config: `num_phonemes`
     is the run's phoneme vocabulary V, `num_categories` the size C of the run's
-    category label set (`DataSpec.categories`: the classes its corpora hold).
+    category label set (`DataSpec.categories`: the classes its corpora hold). `layout` is the
+    data's feature route (`DataSpec.layout`; log-mel by default).
     """
 
     def __init__(self, config: ml_collections.ConfigDict, *, num_phonemes: int, num_categories: int,
-                 rngs: nnx.Rngs):
+                 rngs: nnx.Rngs, layout: FeatureLayout = LOGMEL):
         validate_model_config(config)
         dtype = jnp.dtype(config.dtype)
         d_model = config.d_model
@@ -71,7 +72,8 @@ class SpeechEQ(nnx.Module):
         specs = head_specs(config.heads)
         self.head_names = tuple(spec.name for spec in specs)
         self.shared_pooling = bool(config.shared_pooling)
-        self.encoder = ConformerEncoder(config, NUM_MELS, dtype=dtype, rngs=rngs)
+        self.feature_key = layout.route.key
+        self.encoder = ConformerEncoder(config, layout, dtype=dtype, rngs=rngs)
         utterance = [spec for spec in specs if spec.kind.per_utterance]
         self.utterance_heads = nnx.Dict(
             {spec.name: UtteranceHead(d_model, spec.output_size(sizes), dropout=config.dropout, dtype=dtype, rngs=rngs)
@@ -88,7 +90,7 @@ class SpeechEQ(nnx.Module):
                         FrameHead(d_model, spec.output_size(sizes), dtype=dtype, rngs=rngs))
 
     def __call__(self, batch: Mapping[str, jax.Array]) -> ModelOutput:
-        frames, out_mask = self.encoder(batch["logmel"], batch["frame_mask"])
+        frames, out_mask = self.encoder(batch[self.feature_key], batch["frame_mask"])
         pooled = {name: pooling(frames, out_mask) for name, pooling in self.poolings.items()}
         outputs = {}
         for name in self.head_names:

@@ -4,6 +4,10 @@
     python -m speecheq_jax.prep.prepare --corpus seqd_synth --data_dir D --synth '{"num": 2000}'
     python -m speecheq_jax.prep.prepare --corpus iemocap --root R --data_dir D \
         --label_options '{"label_set": ["neutral", "happy", "angry", "sad"]}'
+    python -m speecheq_jax.prep.prepare --corpus casia --root R --data_dir D --ssl '{"checkpoint": "wavlm-base-plus"}'
+
+`--ssl` (`config.data.ssl` as JSON: checkpoint, layers, dtype) prepares the SSL route's dataset
+(ssl/route.py) beside the corpus's log-mel one.
 
 TFDS writes into `incomplete.*` and renames on success, so an interrupted run
 leaves nothing that `open_prepared` takes for complete; preparing an existing
@@ -38,6 +42,7 @@ from speecheq_jax.corpora import registry
 from speecheq_jax.errors import DataError, Exclusion
 from speecheq_jax.prep.quiet_tfds import one_bar
 from speecheq_jax.prep.tfds_builder import CorpusBuilder, CorpusConfig, builder_class
+from speecheq_jax.ssl.route import SSLFeatures, ssl_features
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -92,8 +97,8 @@ class PreparedDataset:
 
 def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                  label_options: labels.LabelOptions | Mapping | None = None,
-                 synth: Mapping | None = None, strict: bool = False) -> CorpusBuilder:
-    """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder).
+                 synth: Mapping | None = None, strict: bool = False, ssl: SSLFeatures | None = None) -> CorpusBuilder:
+    """The builder (not yet prepared) for one corpus and one set of options (`strict`, `ssl`: see CorpusBuilder).
 
     `synth` overrides the generation parameters of a corpus that generates itself; for the others it
     is ignored. The dataset's identity (the BuilderConfig name) hashes only the label options this
@@ -107,28 +112,31 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
         root=None if root is None else str(Path(root).expanduser().resolve()),
         label_options=spec.resolve_label_options(label_options),
         synth=None if spec.needs_root else spec.generate_parameters(synth),
+        features=None if ssl is None else ssl.identity,
     )
     builder_cls = builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
     return builder_cls(data_dir=str(storage.as_path(data_dir)), file_format="array_record",
-                       config=config.name if config.name in predefined else config, strict=strict)
+                       config=config.name if config.name in predefined else config, strict=strict, ssl=ssl)
 
 
 def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
             label_options: labels.LabelOptions | Mapping | None = None,
-            synth: Mapping | None = None, progress: bool = True, strict: bool = False) -> PreparedDataset:
+            synth: Mapping | None = None, progress: bool = True, strict: bool = False,
+            ssl: SSLFeatures | None = None) -> PreparedDataset:
     """Builds the dataset unless it already exists, then opens it.
 
     `synth` (for SEQD-synth: num, seed, langs) only applies to a corpus that
     generates itself; the others need `root`, the user's copy of the corpus. `strict`: a file the reader would
-    exclude is an error, and so is an existing dataset that excluded files.
+    exclude is an error, and so is an existing dataset that excluded files. `ssl`: store the SSL route's
+    states instead of log-mels (a dataset of its own, beside the log-mel one).
 
     Raises:
       DataError: one line for a missing root, an unwritable data_dir, a full
         disk, a corpus with no usable file, or (strict) an excluded file.
     """
-    builder = make_builder(corpus, data_dir, root, label_options, synth, strict)
+    builder = make_builder(corpus, data_dir, root, label_options, synth, strict, ssl)
     if registry.get(corpus).needs_root and root is None:
         raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
     name = f"{corpus}/{builder.builder_config.name}"
@@ -136,7 +144,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
     start = time.perf_counter()
     if not builder.data_path.exists():
         if storage.is_remote(data_dir):
-            raise DataError(_remote_refusal(corpus, data_dir, root, label_options, synth))
+            raise DataError(_remote_refusal(corpus, data_dir, root, label_options, synth, ssl))
         _check_writable(Path(data_dir).expanduser())
         try:
             with one_bar(builder, f"prepare {corpus}", progress):
@@ -167,14 +175,15 @@ def _disk_full(error: BaseException | None) -> OSError | None:
 
 
 def _remote_refusal(corpus: str, data_dir: str | Path, root: str | Path | None,
-                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None) -> str:
+                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None,
+                    ssl: SSLFeatures | None) -> str:
     """Why a dataset is not prepared straight into a bucket, and the two commands that do it instead.
 
     TFDS writes ArrayRecord files with array-record's writer, which writes local files only
     (array-record 0.8.6 reads gs:// but cannot write it, google/array_record#120).
     """
     local = "/tmp/speecheq_data"
-    command = prepare_command(corpus, local, root, label_options, synth)
+    command = prepare_command(corpus, local, root, label_options, synth, ssl)
     return (f"dataset {corpus} is not prepared in {data_dir}, and array-record cannot write to a bucket: prepare it "
             f"locally, then copy it: {command} && gcloud storage cp -r {local}/{corpus} {str(data_dir).rstrip('/')}/")
 
@@ -217,13 +226,13 @@ def prepare_entry(config: ml_collections.ConfigDict, entry: Mapping, progress: b
     """`prepare` for one `config.data.corpora` entry (`config.strict` as in `prepare`)."""
     options, synth = entry_options(config, entry)
     return prepare(entry["name"], config.data_dir, entry.get("root"), options, synth, progress=progress,
-                   strict=config.strict)
+                   strict=config.strict, ssl=ssl_features(config))
 
 
 def open_entry(config: ml_collections.ConfigDict, entry: Mapping) -> PreparedDataset:
     """`open_prepared` for one `config.data.corpora` entry."""
     options, synth = entry_options(config, entry)
-    return open_prepared(entry["name"], config.data_dir, entry.get("root"), options, synth)
+    return open_prepared(entry["name"], config.data_dir, entry.get("root"), options, synth, ssl_features(config))
 
 
 def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> list[PreparedDataset]:
@@ -233,20 +242,21 @@ def prepare_all(config: ml_collections.ConfigDict, progress: bool = True) -> lis
 
 def open_prepared(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                   label_options: labels.LabelOptions | Mapping | None = None,
-                  synth: Mapping | None = None) -> PreparedDataset:
+                  synth: Mapping | None = None, ssl: SSLFeatures | None = None) -> PreparedDataset:
     """Opens a prepared dataset; NotPreparedError with the command to prepare it otherwise."""
-    builder = make_builder(corpus, data_dir, root, label_options, synth)
+    builder = make_builder(corpus, data_dir, root, label_options, synth, ssl=ssl)
     if not builder.data_path.exists():
         raise NotPreparedError(
             f"dataset {corpus}/{builder.builder_config.name} is not prepared in {data_dir} "
             f"({builder.builder_config.description}). Prepare it with:\n  "
-            + prepare_command(corpus, data_dir, root, label_options, synth)
+            + prepare_command(corpus, data_dir, root, label_options, synth, ssl)
         )
     return _open(builder)
 
 
 def prepare_command(corpus: str, data_dir: str | Path, root: str | Path | None,
-                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None) -> str:
+                    label_options: labels.LabelOptions | Mapping | None, synth: Mapping | None,
+                    ssl: SSLFeatures | None = None) -> str:
     """The exact shell command that prepares this dataset."""
     args = ["python", "-m", "speecheq_jax.prep.prepare", "--corpus", corpus, "--data_dir", str(data_dir)]
     if root is not None:
@@ -256,6 +266,9 @@ def prepare_command(corpus: str, data_dir: str | Path, root: str | Path | None,
         args += ["--label_options", json.dumps(options["label_options"], sort_keys=True)]
     if options["synth"] is not None:
         args += ["--synth", json.dumps(options["synth"], sort_keys=True)]
+    if ssl is not None:
+        args += ["--ssl", json.dumps({"checkpoint": str(ssl.checkpoint), "layers": list(ssl.layers),
+                                      "dtype": ssl.dtype}, sort_keys=True)]
     return shlex.join(args)
 
 
@@ -281,12 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="the raw corpus directory (a generated corpus: where to write it)")
     parser.add_argument("--label_options", type=json.loads, default=None, help="JSON dict of labels.LabelOptions")
     parser.add_argument("--synth", type=json.loads, default=None, help='JSON dict, e.g. {"num": 1000, "seed": 0}')
+    parser.add_argument("--ssl", type=json.loads, default=None,
+                        help='JSON dict of config.data.ssl, e.g. {"checkpoint": "DIR", "layers": [6, 12]}')
     parser.add_argument("--no_progress", action="store_true")
     parser.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
     args = parser.parse_args(argv)
     try:
+        ssl = None if args.ssl is None else ssl_features({"features": "ssl", "ssl": args.ssl})
         prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
-                           progress=not args.no_progress, strict=args.strict)
+                           progress=not args.no_progress, strict=args.strict, ssl=ssl)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -19,11 +19,19 @@ says how to read the corpus and whether it is generated first. Here:
   in generation order (`disable_shuffling`), so the per-split lengths stored in
   the metadata line up with record indices; the pipeline shuffles;
 * CMVN sums are kept per unit and merged into per-fold statistics from each
-  fold's train units only.
+  fold's train units only;
+* on the SSL route (`ssl.route`) a record holds the encoder's kept hidden
+  states (`ssl_states` [T, K, D] at 50 Hz, float16 or float32) instead of the
+  log-mel, computed AUDIO_CHUNK utterances at a time in padded batches (the
+  encoders are padding-exact, ssl/encoder.py; memory bounded by the chunk). No CMVN: the model's SSL
+  front end normalises each frame of each layer itself (model/ssl_frontend.py),
+  so prediction from raw audio needs no corpus statistics.
 
-Label options, the raw-data root and the synth parameters change the records,
-so they are hashed into the BuilderConfig name: each combination is its own
-dataset directory `<data_dir>/<corpus>/<config>/<version>`.
+Label options, the raw-data root, the synth parameters and (SSL route only)
+the features' identity (encoder weights hash, layers, dtype) change the
+records, so they are hashed into the BuilderConfig name: each combination is
+its own dataset directory `<data_dir>/<corpus>/<config>/<version>`, and a
+corpus's log-mel and SSL datasets live side by side.
 """
 
 from __future__ import annotations
@@ -47,8 +55,9 @@ from speecheq_jax.corpora.corpus_data import CorpusData, ReadOptions
 from speecheq_jax.corpora.corpus_spec import CorpusSpec
 from speecheq_jax.errors import DataError
 from speecheq_jax.features import logmel
-from speecheq_jax.frames import NUM_MELS
+from speecheq_jax.frames import LOGMEL, FeatureLayout
 from speecheq_jax.heads import HEAD_NAMES, head_specs
+from speecheq_jax.ssl.route import SSLFeatures
 from speecheq_jax.utterance import Utterance
 
 VERSION = tfds.core.Version("1.0.0")
@@ -59,8 +68,8 @@ UNIT_TABLE_KEYS = ("id", "speaker", "lang", "native_label", "num_frames", "num_p
 """Per-record columns stored in the metadata per unit, in record order (lengths for bucketing, ids for reports)."""
 
 _BYTES = tfds.features.Encoding.BYTES
-def example_features() -> tfds.features.FeaturesDict:
-    """The stored example: the utterance's ids and log-mel, then each registered head's label.
+def example_features(layout: FeatureLayout = LOGMEL, dtype: str = "float16") -> tfds.features.FeaturesDict:
+    """The stored example: the utterance's ids and features (log-mel, or SSL states), then each head's label.
 
     A head's label is stored under its `HeadSpec.label` key, a scalar or a variable-length int32
     sequence as its `LabelPath` says, so a new head's label is prepared without a change here.
@@ -71,7 +80,7 @@ def example_features() -> tfds.features.FeaturesDict:
         "speaker": tfds.features.Text(),
         "lang": tfds.features.Text(),
         "native_label": tfds.features.Text(),
-        "logmel": tfds.features.Tensor(shape=(None, NUM_MELS), dtype=np.float16, encoding=_BYTES),
+        layout.route.key: tfds.features.Tensor(shape=(None, *layout.shape), dtype=np.dtype(dtype), encoding=_BYTES),
         "num_frames": tfds.features.Scalar(dtype=np.int32),
     }
     for spec in head_specs():
@@ -93,10 +102,11 @@ class CorpusConfig(tfds.core.BuilderConfig):
         SEQD-synth: num, seed, langs), defaults filled in, else None.
       extra_labels: the stored label keys of heads registered beyond the built-in
         four (absent when there are none, so the built-in datasets keep their names).
+      features: on the SSL route, `SSLFeatures.identity` (absent on log-mel, whose names stay as they were).
     """
 
     def __init__(self, *, root: str | None = None, label_options: labels.LabelOptions = labels.LabelOptions(),
-                 synth: dict | None = None):
+                 synth: dict | None = None, features: dict | None = None):
         self.params = {
             "root": root,
             "label_options": label_options.as_dict(),
@@ -106,6 +116,8 @@ class CorpusConfig(tfds.core.BuilderConfig):
         extra = [spec.label for spec in head_specs() if spec.name not in HEAD_NAMES]
         if extra:
             self.params["extra_labels"] = extra
+        if features is not None:
+            self.params["features"] = {"route": "ssl", **features}
         digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
         super().__init__(name=f"c{digest}", version=VERSION, description=json.dumps(self.params, sort_keys=True))
 
@@ -119,7 +131,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     `strict` is not part of the config (a strict preparation that succeeds
     writes exactly what a lenient one would): it only turns an exclusion into
-    an error.
+    an error. `ssl` is the SSL route whose identity the config carries (where
+    its checkpoint is read from is not part of the dataset's identity).
     """
 
     SPEC: ClassVar[CorpusSpec]
@@ -128,8 +141,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     BUILDER_CONFIGS = [CorpusConfig()]
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Pass the corpus directory as --root (prepare) or --manual_dir (tfds build)."
 
-    def __init__(self, *, strict: bool = False, **kwargs):
-        self.strict = strict
+    def __init__(self, *, strict: bool = False, ssl: SSLFeatures | None = None, **kwargs):
+        self.strict, self.ssl = strict, ssl
         super().__init__(**kwargs)
 
     @tfds.core.utils.classproperty
@@ -143,10 +156,15 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return epath.Path(inspect.getfile(cls))
 
     def _info(self) -> tfds.core.DatasetInfo:
+        if self.ssl is None:
+            what, features = "log-mel (80 bins, 10 ms)", example_features()
+        else:
+            what = f"SSL hidden states {list(self.ssl.layers)} of encoder sha256 {self.ssl.weights_sha256[:12]} (20 ms)"
+            features = example_features(self.ssl.layout, self.ssl.dtype)
         return tfds.core.DatasetInfo(
             builder=self,
-            description=f"{self.SPEC.name} as log-mel (80 bins, 10 ms) with unified SpeechEQ labels.",
-            features=example_features(),
+            description=f"{self.SPEC.name} as {what} with unified SpeechEQ labels.",
+            features=features,
             metadata=tfds.core.MetadataDict(),
             disable_shuffling=True,
         )
@@ -189,23 +207,56 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _generate_examples(self, unit: str, utterances: Sequence[Utterance],
                            phoneme_ids: dict[str, int]) -> Iterator[tuple[int, dict]]:
-        """Yields (index, Example) in order and records the unit's lengths and CMVN sums."""
-        stats = logmel.MelStats()
+        """Yields (index, Example) in order and records the unit's lengths (and, for log-mel, its CMVN sums)."""
         table: dict[str, list] = {key: [] for key in UNIT_TABLE_KEYS}
+        if self.ssl is None:
+            stats = logmel.MelStats()
+            key, features = "logmel", self._log_mels(utterances, stats)
+        else:
+            stats, key, features = None, self.ssl.layout.route.key, self._ssl_states(utterances)
+        for index, (utt, values) in enumerate(zip(utterances, features)):
+            example = _example(utt, key, values, phoneme_ids)
+            for column in ("id", "speaker", "lang", "native_label", "num_frames"):
+                table[column].append(example[column])
+            table["num_phonemes"].append(len(example["phonemes"]))
+            yield index, example
+        self.info.metadata["units"][unit] = table if stats is None else {**table, "cmvn": stats.to_dict()}
+
+    @staticmethod
+    def _log_mels(utterances: Sequence[Utterance], stats: logmel.MelStats) -> Iterator[np.ndarray]:
+        """float16 [T, 80] per utterance, featurised AUDIO_CHUNK at a time; adds each to `stats`."""
         for start in range(0, len(utterances), AUDIO_CHUNK):
             chunk = utterances[start : start + AUDIO_CHUNK]
-            mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
-            for offset, (utt, mel) in enumerate(zip(chunk, mels)):
+            for mel in logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk]):
                 stats.add(mel)
-                example = _example(utt, mel, phoneme_ids)
-                for key in ("id", "speaker", "lang", "native_label", "num_frames"):
-                    table[key].append(example[key])
-                table["num_phonemes"].append(len(example["phonemes"]))
-                yield start + offset, example
-        self.info.metadata["units"][unit] = {**table, "cmvn": stats.to_dict()}
+                yield mel.astype(np.float16)
+
+    @functools.cached_property
+    def _extractor(self):  # noqa: ANN202 (ssl.extract.Extractor, imported only here)
+        """The encoder, loaded once per preparation."""
+        from speecheq_jax.ssl.extract import Extractor  # here: a log-mel preparation never loads the encoder
+
+        return Extractor(self.ssl.checkpoint)
+
+    def _ssl_states(self, utterances: Sequence[Utterance]) -> Iterator[np.ndarray]:
+        """[T, K, D] in the stored dtype per utterance: the kept hidden states, AUDIO_CHUNK utterances at a time in
+        padded batches (`ssl.extract.plan_batches`; each row equals its utterance run alone)."""
+        from speecheq_jax.ssl.extract import DEFAULT_BATCH_SECONDS, plan_batches
+
+        for start in range(0, len(utterances), AUDIO_CHUNK):
+            waveforms = [self._extractor.waveform(Path(u.audio_path)) for u in utterances[start : start + AUDIO_CHUNK]]
+            states: dict[int, np.ndarray] = {}
+            for length, indices in plan_batches([len(w) for w in waveforms], DEFAULT_BATCH_SECONDS):
+                outputs = self._extractor.hidden_states([waveforms[i] for i in indices], length)
+                states.update(zip(indices, outputs))
+            for index in range(len(waveforms)):
+                kept = states[index][list(self.ssl.layers)]  # [K, T, D]
+                yield np.ascontiguousarray(kept.transpose(1, 0, 2)).astype(self.ssl.dtype)
 
     def _download_and_prepare(self, dl_manager, download_config) -> None:  # noqa: ANN001 (TFDS signature)
         super()._download_and_prepare(dl_manager=dl_manager, download_config=download_config)
+        if self.ssl is not None:
+            return
         units = self.info.metadata["units"]
         for folds in self.info.metadata["protocols"].values():
             for fold in folds:
@@ -230,15 +281,16 @@ def builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
     return type(class_name, (CorpusBuilder,), namespace, skip_registration=True)
 
 
-def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:
+def _example(utt: Utterance, key: str, features: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:
+    """The Example of `utt` with `features` [T, ...] (already in the stored dtype) under `key`."""
     return {
         "id": utt.id,
         "corpus": utt.corpus,
         "speaker": utt.speaker,
         "lang": utt.lang,
         "native_label": utt.native_label,
-        "logmel": logmel.astype(np.float16),
-        "num_frames": int(logmel.shape[0]),
+        key: features,
+        "num_frames": int(features.shape[0]),
         **{spec.label: spec.data.from_utterance(utt, phoneme_ids) for spec in head_specs()},
     }
 

@@ -13,29 +13,12 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-import soundfile
-
 from speecheq_jax import storage
+from speecheq_jax.features.audio_file import expand_inputs
 from speecheq_jax.serving import timeline
 from speecheq_jax.serving.recording import RecordingPredictor
 
 log = logging.getLogger(__name__)
-
-AUDIO_SUFFIXES: frozenset[str] = frozenset(
-    {f".{name.lower()}" for name in soundfile.available_formats() if name != "RAW"} | {".aif", ".oga", ".opus"})
-"""File suffixes taken from directories: every format libsndfile reads (RAW needs a declared layout)."""
-
-
-def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files as given; directories as their audio files (`AUDIO_SUFFIXES`, recursive, sorted)."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            paths.extend(sorted(p for p in item.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()))
-        else:
-            paths.append(item)
-    return paths
-
 
 def write_jsonl(records: Iterable[dict], output: storage.PathLike) -> tuple[storage.AnyPath, int, int]:
     """Writes prediction records as JSON lines as they come (a long run shows its progress per file).

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 
 from speecheq_jax.model_card import read_card
+
+
+def run_session(session: onnxruntime.InferenceSession, inputs: Sequence[str], batch: int | str, values: np.ndarray,
+                mask: np.ndarray) -> dict[str, np.ndarray]:
+    """Outputs by name of one ONNX file on (values, mask) fed as `inputs`: at once when its batch is free ("B"),
+    else `batch` rows at a time (the SSL route's files take one row: export/onnx_model.py)."""
+    step = len(values) if batch == "B" else int(batch)
+    names = [o.name for o in session.get_outputs()]
+    parts = [session.run(None, dict(zip(inputs, (values[i:i + step], mask[i:i + step]), strict=True)))
+             for i in range(0, len(values), step)]
+    return {name: np.concatenate([part[k] for part in parts]) for k, name in enumerate(names)}
 
 
 class OnnxModel:
@@ -25,6 +37,8 @@ class OnnxModel:
         if "export" not in self.card:
             raise ValueError(f"{self.model_dir}: a run's model card, not an export (run --mode export first)")
         self.files = {int(frames): name for frames, name in self.card["export"]["onnx"]["files"].items()}
+        onnx = self.card["export"]["onnx"]
+        self.inputs, self.batch = tuple(onnx["inputs"]), onnx.get("batch", "B")
         self._sessions: dict[int, onnxruntime.InferenceSession] = {}
 
     @property
@@ -36,7 +50,8 @@ class OnnxModel:
         return count
 
     def run(self, logmel: np.ndarray, frame_mask: np.ndarray) -> dict[str, np.ndarray]:
-        """Outputs by name for logmel [B, T, 80], frame_mask [B, T], T one of the export's lengths."""
+        """Outputs by name for logmel [B, T, 80], frame_mask [B, T], T one of the export's lengths (the card's
+        inputs: waveform [B, N], sample_mask [B, N] on the SSL route)."""
         frames = logmel.shape[1]
         if frames not in self._sessions:
             options = onnxruntime.SessionOptions()
@@ -45,5 +60,4 @@ class OnnxModel:
             self._sessions[frames] = onnxruntime.InferenceSession(
                 str(self.model_dir / self.files[frames]), options, providers=["CPUExecutionProvider"])
         session = self._sessions[frames]
-        values = session.run(None, {"logmel": logmel, "frame_mask": frame_mask})
-        return dict(zip([o.name for o in session.get_outputs()], values))
+        return run_session(session, self.inputs, self.batch, logmel, frame_mask)

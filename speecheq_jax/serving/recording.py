@@ -4,9 +4,10 @@ Per file, one pass over the audio in blocks feeds the voice-activity detector
 and the level meter (`vad.py`, `levels.py`); speech regions are cut into
 windows the model was trained on (`windows.py`). Windows from consecutive
 files are gathered into groups of at most `group` windows; a group's windows
-are read back from the file (`audio_source.py`), turned into log-mels and run
-in batches packed by length (at most `cap` rows). Only one group of log-mels
-is ever in memory, so peak memory is bounded whatever the recording's length
+are read back from the file (`audio_source.py`), turned into the model's input
+(`model_inputs.py`: log-mels, or the samples themselves for a model with its SSL
+encoder inside) and run in batches packed by length (at most `cap` rows). Only
+one group of inputs is ever in memory, so peak memory is bounded whatever the recording's length
 (the per-window fields and one VAD probability per 32 ms are all that grows).
 
 The record of a file (`record.py`): its segments with every head's fields,
@@ -33,6 +34,7 @@ from speecheq_jax.serving import record as record_lib
 from speecheq_jax.serving import vad, windows
 from speecheq_jax.serving.audio_source import AudioSource
 from speecheq_jax.serving.levels import SILENCE, Levels
+from speecheq_jax.serving.model_inputs import model_inputs
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,14 @@ class Model(Protocol):
     """What a runtime offers the predictor: the padded lengths it runs, and the forward pass."""
 
     lengths: tuple[int, ...]
-    """Padded log-mel lengths (frames) the runtime accepts."""
+    """Padded input lengths the runtime accepts (log-mel frames; samples on the SSL route)."""
 
     def rows(self, count: int) -> int:
         """Batch rows to run `count` windows in (>= count: a runtime may want fixed batch sizes)."""
 
-    def run(self, logmel: np.ndarray, frame_mask: np.ndarray) -> Mapping[str, np.ndarray]:
-        """Eval outputs (category_prob [B, C], intensity [B], ...) for logmel [B, T, 80], frame_mask [B, T]."""
+    def run(self, inputs: np.ndarray, mask: np.ndarray) -> Mapping[str, np.ndarray]:
+        """Eval outputs (category_prob [B, C], intensity [B], ...) for logmel [B, T, 80], frame_mask [B, T]
+        (SSL route: waveform [B, N], sample_mask [B, N])."""
 
 
 @dataclasses.dataclass
@@ -91,11 +94,9 @@ class RecordingPredictor:
                  progress: bool = False):
         self.model, self.card, self.cap, self.group = model, card, cap, max(group, cap)
         self.progress = progress
-        max_frames = min(max(card["buckets"]), max(model.lengths))
-        self.max_samples = windows.max_window_samples(max_frames)
+        self.inputs = model_inputs(card)
+        self.max_samples = self.inputs.max_samples(min(self.inputs.longest, max(model.lengths)))
         self.min_seconds = float(card["features"]["min_seconds"])
-        pooled = card["cmvn"]["pooled"]
-        self.mean, self.std = np.asarray(pooled["mean"], np.float32), np.asarray(pooled["std"], np.float32)
         self.detector = vad.SpeechDetector()
 
     def _open(self, path: str) -> _File:
@@ -118,12 +119,11 @@ class RecordingPredictor:
         return _File(path, source, spans, flags, [None] * len(spans))
 
     def _run(self, pending: list[tuple[_File, int]]) -> None:
-        """Fills the fields of the pending windows: log-mels read back, batches packed by length."""
-        mels = [logmel.log_mel(file.source.read(*file.spans[k])) for file, k in pending]
-        for length, members in windows.pack([len(m) for m in mels], self.model.lengths, self.cap):
-            logmels, mask = prediction_io.pad_logmels([mels[i] for i in members], self.mean, self.std,
-                                                      self.model.rows(len(members)), length)
-            outputs = self.model.run(logmels, mask)
+        """Fills the fields of the pending windows: inputs read back, batches packed by length."""
+        items = [self.inputs.features(file.source.read(*file.spans[k])) for file, k in pending]
+        for length, members in windows.pack([len(m) for m in items], self.model.lengths, self.cap):
+            inputs, mask = self.inputs.pad([items[i] for i in members], self.model.rows(len(members)), length)
+            outputs = self.model.run(inputs, mask)
             for i, fields in zip(members, prediction_io.prediction_records([""] * len(members), outputs, self.card)):
                 file, k = pending[i]
                 fields.pop("path")

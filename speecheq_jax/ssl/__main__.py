@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speecheq_jax.serving.files import expand_inputs
+from speecheq_jax.features.audio_file import expand_inputs
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.extract import DEFAULT_BATCH_SECONDS, Extractor, extract
 

@@ -24,19 +24,19 @@ import numpy as np
 from jax.sharding import Mesh
 from tqdm import tqdm
 
-from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.frames import LOGMEL, FeatureLayout, route_of
 from speecheq_jax.heads import head_names
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train import multitask_loss
 
 log = logging.getLogger(__name__)
-Shape = tuple[int, int, int]  # (global batch size, frames, phoneme slots)
+Shape = tuple  # (global batch size, frames, phoneme slots, FeatureLayout)
 
 
-def bucket_shapes(batch_size: int, buckets: Iterable[int]) -> list[Shape]:
-    """The batch shapes the input pipeline produces for these frame buckets."""
-    return [(batch_size, bucket, bucket // SUBSAMPLING) for bucket in sorted(set(buckets))]
+def bucket_shapes(batch_size: int, buckets: Iterable[int], layout: FeatureLayout = LOGMEL) -> list[Shape]:
+    """The batch shapes the input pipeline produces for these frame buckets on `layout`'s route."""
+    return [(batch_size, bucket, bucket // layout.route.subsampling, layout) for bucket in sorted(set(buckets))]
 
 
 def abstract_batch(shape: Shape, mesh: Mesh, group_totals: bool = False) -> dict[str, jax.ShapeDtypeStruct]:
@@ -60,7 +60,8 @@ def abstract_like(tree: Any) -> Any:
 
 def _shape_of(batch: dict[str, jax.Array]) -> Shape:
     batch_size, frames = batch["frame_mask"].shape
-    return batch_size, frames, batch["phonemes"].shape[1]
+    route = route_of(batch)
+    return batch_size, frames, batch["phonemes"].shape[1], FeatureLayout(route, tuple(batch[route.key].shape[2:]))
 
 
 class CompiledStep:

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from speecheq_jax.frames import encoder_frames
+from speecheq_jax.frames import route_of
 from speecheq_jax.heads import head_names, head_specs
 from speecheq_jax.heads.contract import LossOptions
 from speecheq_jax.model.speecheq import ModelOutput
@@ -41,7 +41,7 @@ def loss_options(tasks: ml_collections.ConfigDict) -> LossOptions:
 
 def label_counts(batch: dict[str, jax.Array]) -> jax.Array:
     """float32 [len(head_names())]: per task, the examples of `batch` its loss averages over (as `task_losses` counts)."""
-    out_lengths = encoder_frames(jnp.sum(batch["frame_mask"], axis=-1))
+    out_lengths = route_of(batch).encoder_frames(jnp.sum(batch["frame_mask"], axis=-1))
     return jnp.stack([spec.label_count(batch, out_lengths) for spec in head_specs(head_names())]).astype(jnp.float32)
 
 

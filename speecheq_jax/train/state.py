@@ -23,6 +23,7 @@ from jax.sharding import Mesh
 
 from speecheq_jax.heads import head_names
 from speecheq_jax.model.speecheq import SpeechEQ
+from speecheq_jax.ssl.route import layout_of
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.optimizer import make_optimizer
 
@@ -42,7 +43,8 @@ class Trainable(nnx.Module):
     """Model plus the optional task log-variances: everything the optimizer updates."""
 
     def __init__(self, config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int, rngs: nnx.Rngs):
-        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, num_categories=num_categories, rngs=rngs)
+        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, num_categories=num_categories, rngs=rngs,
+                              layout=layout_of(config.data))
         tasks = enabled_tasks(config)
         self.log_vars = TaskLogVars(tasks) if config.tasks.weighting == "uncertainty" else None
 
