@@ -92,8 +92,11 @@ class PreparedDataset:
 
 def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                  label_options: labels.LabelOptions | Mapping | None = None,
-                 synth: Mapping | None = None, strict: bool = False) -> CorpusBuilder:
+                 synth: Mapping | None = None, strict: bool = False,
+                 builder_cls: type[CorpusBuilder] | None = None) -> CorpusBuilder:
     """The builder (not yet prepared) for one corpus and one set of options (`strict`: see CorpusBuilder).
+
+    `builder_cls` replaces the corpus's `builder_class` (the Beam path, `prep/beam_prepare.py`, passes its subclass).
 
     `synth` overrides the generation parameters of a corpus that generates itself; for the others it
     is ignored. The dataset's identity (the BuilderConfig name) hashes only the label options this
@@ -108,7 +111,7 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
         label_options=spec.resolve_label_options(label_options),
         synth=None if spec.needs_root else spec.generate_parameters(synth),
     )
-    builder_cls = builder_class(spec)
+    builder_cls = builder_cls or builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
     return builder_cls(data_dir=str(storage.as_path(data_dir)), file_format="array_record",
@@ -117,8 +120,12 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
 
 def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
             label_options: labels.LabelOptions | Mapping | None = None,
-            synth: Mapping | None = None, progress: bool = True, strict: bool = False) -> PreparedDataset:
+            synth: Mapping | None = None, progress: bool = True, strict: bool = False,
+            builder_cls: type[CorpusBuilder] | None = None,
+            download_config: tfds.download.DownloadConfig | None = None) -> PreparedDataset:
     """Builds the dataset unless it already exists, then opens it.
+
+    `builder_cls` and `download_config` (its Beam options) are the Beam path's (`prep/beam_prepare.py`).
 
     `synth` (for SEQD-synth: num, seed, langs) only applies to a corpus that
     generates itself; the others need `root`, the user's copy of the corpus. `strict`: a file the reader would
@@ -128,7 +135,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
       DataError: one line for a missing root, an unwritable data_dir, a full
         disk, a corpus with no usable file, or (strict) an excluded file.
     """
-    builder = make_builder(corpus, data_dir, root, label_options, synth, strict)
+    builder = make_builder(corpus, data_dir, root, label_options, synth, strict, builder_cls)
     if registry.get(corpus).needs_root and root is None:
         raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
     name = f"{corpus}/{builder.builder_config.name}"
@@ -140,7 +147,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
         _check_writable(Path(data_dir).expanduser())
         try:
             with one_bar(builder, f"prepare {corpus}", progress):
-                builder.download_and_prepare(file_format="array_record")
+                builder.download_and_prepare(file_format="array_record", download_config=download_config)
         except OSError as e:
             full = _disk_full(e)
             if full is None:
@@ -274,8 +281,9 @@ def _open(builder: CorpusBuilder) -> PreparedDataset:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arg_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The command line of a preparation (this module's, and the Beam path's before its Beam options)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, choices=registry.names())
     parser.add_argument("--data_dir", required=True, help="where prepared datasets live")
     parser.add_argument("--root", help="the raw corpus directory (a generated corpus: where to write it)")
@@ -283,19 +291,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synth", type=json.loads, default=None, help='JSON dict, e.g. {"num": 1000, "seed": 0}')
     parser.add_argument("--no_progress", action="store_true")
     parser.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arg_parser().parse_args(argv)
     try:
         prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
                            progress=not args.no_progress, strict=args.strict)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    report(prepared)
+    return 0
+
+
+def report(prepared: PreparedDataset) -> None:
+    """The lines a preparation command prints once its dataset is ready."""
     print(f"[prepare] ready: {prepared.path}")
     for unit, size in sorted(prepared.split_sizes.items()):
         print(f"  unit {unit}: {size} records")
     if prepared.excluded_files:
         print(f"  excluded {len(prepared.excluded_files)} file(s): {prepared.labels['excluded']}")
-    return 0
 
 
 if __name__ == "__main__":

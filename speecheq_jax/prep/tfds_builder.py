@@ -191,18 +191,14 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                            phoneme_ids: dict[str, int]) -> Iterator[tuple[int, dict]]:
         """Yields (index, Example) in order and records the unit's lengths and CMVN sums."""
         stats = logmel.MelStats()
-        table: dict[str, list] = {key: [] for key in UNIT_TABLE_KEYS}
+        rows: list[dict] = []
         for start in range(0, len(utterances), AUDIO_CHUNK):
-            chunk = utterances[start : start + AUDIO_CHUNK]
-            mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
-            for offset, (utt, mel) in enumerate(zip(chunk, mels)):
+            for offset, (example, mel) in enumerate(featurize_chunk(utterances[start : start + AUDIO_CHUNK],
+                                                                    phoneme_ids)):
                 stats.add(mel)
-                example = _example(utt, mel, phoneme_ids)
-                for key in ("id", "speaker", "lang", "native_label", "num_frames"):
-                    table[key].append(example[key])
-                table["num_phonemes"].append(len(example["phonemes"]))
+                rows.append(table_row(example))
                 yield start + offset, example
-        self.info.metadata["units"][unit] = {**table, "cmvn": stats.to_dict()}
+        self.info.metadata["units"][unit] = unit_entry(rows, stats)
 
     def _download_and_prepare(self, dl_manager, download_config) -> None:  # noqa: ANN001 (TFDS signature)
         super()._download_and_prepare(dl_manager=dl_manager, download_config=download_config)
@@ -228,6 +224,27 @@ def builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
     class_name = "".join(part.title() for part in spec.name.split("_"))
     namespace = {"name": spec.name, "SPEC": spec, "__doc__": f"{spec.title} log-mel dataset; {spec.layout}."}
     return type(class_name, (CorpusBuilder,), namespace, skip_registration=True)
+
+
+def featurize_chunk(chunk: Sequence[Utterance], phoneme_ids: dict[str, int]) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """Each utterance's Example and its float32 log-mel [T, 80] (for the CMVN sums), one `log_mel_many` call.
+
+    The featurisation of both preparation paths: this builder's and the Beam one (`prep/beam_prepare.py`).
+    """
+    mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
+    for utt, mel in zip(chunk, mels):
+        yield _example(utt, mel, phoneme_ids), mel
+
+
+def table_row(example: dict[str, Any]) -> dict[str, Any]:
+    """One record's `UNIT_TABLE_KEYS` columns."""
+    return {**{key: example[key] for key in UNIT_TABLE_KEYS if key != "num_phonemes"},
+            "num_phonemes": len(example["phonemes"])}
+
+
+def unit_entry(rows: Sequence[dict[str, Any]], stats: logmel.MelStats) -> dict[str, Any]:
+    """A unit's metadata: its table (`UNIT_TABLE_KEYS` -> [N], record order) and CMVN sums."""
+    return {**{key: [row[key] for row in rows] for key in UNIT_TABLE_KEYS}, "cmvn": stats.to_dict()}
 
 
 def _example(utt: Utterance, logmel: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:
