@@ -3,7 +3,8 @@
     python -m speecheq_jax.prep.beam_prepare --corpus seqd_synth --data_dir D --synth '{"num": 2000}' \
         --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
 
-The flags before the Beam options are `prep.prepare`'s; every other flag is Beam's own
+The flags before the Beam options are `prep.prepare`'s and `--chunk` (utterances per Beam element,
+`AUDIO_CHUNK` by default: smaller spreads a small unit over more workers); every other flag is Beam's own
 (`PipelineOptions`): `--runner DataflowRunner --project P --region R --temp_location gs://...`,
 `--runner FlinkRunner --flink_master host:8081`, `--runner SparkRunner --spark_master_url spark://host:7077`
 (docs/howto/scale-out.md). It runs in its own environment, `.venv-prep` from `requirements-prep.txt`:
@@ -11,7 +12,7 @@ every apache-beam release requires protobuf < 7, the project's environment pins 
 
 The builder is the corpus's own (`tfds_builder.builder_class`), so the corpus is read, mapped, split
 into units and folded exactly as on one machine. TFDS accepts a Beam collection where a split's
-generator would be (`_generate_examples`); here each unit's utterances, in chunks of `AUDIO_CHUNK`,
+generator would be (`_generate_examples`); here each unit's utterances, in chunks of `--chunk`,
 are the elements a worker featurises with the same `tfds_builder.featurize_chunk`, keyed by their
 index in the unit: TFDS's Beam writer sorts a split by key when shuffling is disabled, so the records
 are in the single-machine order. The per-unit tables and CMVN sums, which the single-machine builder
@@ -88,7 +89,12 @@ def merge_tables(directory: epath.Path) -> dict[str, dict]:
 
 
 class BeamUnits:
-    """Mixin over a corpus's builder: each unit's split is a Beam collection, featurised by the workers."""
+    """Mixin over a corpus's builder: each unit's split is a Beam collection, featurised by the workers.
+
+    CHUNK utterances make one element (one `featurize_chunk` call on a worker).
+    """
+
+    CHUNK: int = AUDIO_CHUNK
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager, pipeline: beam.Pipeline) -> dict:
         self._pipeline = pipeline
@@ -100,8 +106,8 @@ class BeamUnits:
 
     def _generate_examples(self, unit: str, utterances: Sequence[Utterance],
                            phoneme_ids: dict[str, int]) -> beam.PCollection:
-        chunks = [(unit, start, list(utterances[start : start + AUDIO_CHUNK]))
-                  for start in range(0, len(utterances), AUDIO_CHUNK)]
+        chunks = [(unit, start, list(utterances[start : start + self.CHUNK]))
+                  for start in range(0, len(utterances), self.CHUNK)]
         out = (self._pipeline | f"{unit} chunks" >> beam.Create(chunks)
                | f"{unit} features" >> beam.ParDo(FeaturizeChunk(phoneme_ids)).with_outputs("tables", main="examples"))
         self._tables.append(out.tables)
@@ -119,19 +125,23 @@ class BeamUnits:
 
 
 @functools.cache
-def beam_builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
+def beam_builder_class(spec: CorpusSpec, chunk: int = AUDIO_CHUNK) -> type[CorpusBuilder]:
     """The corpus's `builder_class` with `BeamUnits` over it (same name, so the same dataset directory)."""
     base = builder_class(spec)
-    return type(base.__name__, (BeamUnits, base), {"__doc__": base.__doc__}, skip_registration=True)
+    return type(base.__name__, (BeamUnits, base), {"__doc__": base.__doc__, "CHUNK": chunk}, skip_registration=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, beam_args = prep.arg_parser(__doc__).parse_known_args(argv)
+    parser = prep.arg_parser(__doc__)
+    parser.add_argument("--chunk", type=int, default=AUDIO_CHUNK, help="utterances per Beam element")
+    args, beam_args = parser.parse_known_args(argv)
+    if args.chunk < 1:
+        parser.error(f"--chunk must be a positive number of utterances, not {args.chunk}")
     options = PipelineOptions(beam_args)
     try:
         prepared = prep.prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
                                 progress=not args.no_progress, strict=args.strict,
-                                builder_cls=beam_builder_class(registry.get(args.corpus)),
+                                builder_cls=beam_builder_class(registry.get(args.corpus), args.chunk),
                                 download_config=tfds.download.DownloadConfig(beam_options=options))
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -24,12 +24,16 @@ SYNTH = {"num": 60, "seed": 3}
 
 
 def beam_prepare(data_dir: Path, root: Path) -> subprocess.CompletedProcess:
-    """The documented command, on this checkout, with two DirectRunner worker processes."""
+    """The documented command, on this checkout, with two DirectRunner worker processes.
+
+    Two utterances per Beam element: a unit of SEQD-synth (2 or 3 utterances) spans two elements, so the
+    records of one unit come from different workers and their tables are merged.
+    """
     assert PREP_PYTHON.exists(), (f"no preparation environment at {PREP_PYTHON}: python3 -m venv .venv-prep && "
                                   ".venv-prep/bin/pip install -r requirements-prep.txt (launch/local.sh test does it)")
     command = [str(PREP_PYTHON), "-m", "speecheq_jax.prep.beam_prepare", "--corpus", "seqd_synth",
                "--data_dir", str(data_dir), "--root", str(root), "--synth", json.dumps(SYNTH), "--no_progress",
-               "--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
+               "--chunk", "2", "--runner", "DirectRunner", "--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
@@ -46,6 +50,7 @@ def test_beam_preparation_equals_the_single_machine_one(tmp_path):
     assert sorted(p.name for p in beam.path.iterdir()) == sorted(p.name for p in single.path.iterdir())
     assert beam.split_sizes == single.split_sizes and sum(beam.split_sizes.values()) == SYNTH["num"]
     assert (beam.vocab, beam.labels, beam.units, beam.folds) == (single.vocab, single.labels, single.units, single.folds)
+    assert max(single.split_sizes.values()) > 2
     single_sources = tfds.builder_from_directory(str(single.path)).as_data_source()
     beam_sources = tfds.builder_from_directory(str(beam.path)).as_data_source()
     for unit, size in single.split_sizes.items():
