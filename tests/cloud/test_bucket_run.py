@@ -146,5 +146,7 @@ def test_a_two_process_run_in_a_bucket_survives_sigkill_and_is_evaluated_exporte
                  "export/model_T256.onnx", "export/model.stablehlo", "export/model_card.json", "export/model_card.md"):
         assert files.get(name), f"{name} not in the bucket: {sorted(files)}"
     assert any(re.fullmatch(r"confusion_(valid|test)\.png", name) for name in files), sorted(files)
+    for process in (0, 1):  # each process's part of the checkpoint (Orbax keeps one store per process)
+        assert any(f"process_{process}" in name for name in files if name.startswith("checkpoints/12/")), sorted(files)
     assert not any(name.startswith("tensorboard/") for name in files)
     assert not list(tmp_path.glob("gs*")) and not list(REPO.glob("gs*")), "a local gs: directory was written"
