@@ -227,15 +227,16 @@ def main() -> None:
     for switch, row in results["finetune"].items():
         print(f"fine-tune step {switch}: {row['stop_gradient_s']:.3f} s with stop_gradient, {row['plain_s']:.3f} s "
               f"without (x{row['saving']:.2f})")
-    print(f"\n{'':22}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
-    for kind, label in (("forward", "forward s"), ("train", "fine-tune step s")):
-        if kind in results:
-            row = results[kind]
-            print(f"{label:22}{row['ours_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}")
-            if kind == "forward":
-                print(f"{'real-time factor':22}{row['ours_s'] / args.seconds:>10.3f}"
-                      f"{row['torch_s'] / args.seconds:>10.3f}")
-    print("ratio = PyTorch time / ours (above 1: ours faster)")
+    if "forward" in results:
+        print(f"\n{'':22}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
+        for kind, label in (("forward", "forward s"), ("train", "fine-tune step s")):
+            if kind in results:
+                row = results[kind]
+                print(f"{label:22}{row['ours_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}")
+                if kind == "forward":
+                    print(f"{'real-time factor':22}{row['ours_s'] / args.seconds:>10.3f}"
+                          f"{row['torch_s'] / args.seconds:>10.3f}")
+        print("ratio = PyTorch time / ours (above 1: ours faster)")
     if "forward" in results:
         forward = results["forward"]
         results["rtf_ours"] = round(forward["ours_s"] / args.seconds, 4)
