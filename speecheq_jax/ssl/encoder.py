@@ -5,10 +5,10 @@ Float32 parity with transformers' Wav2Vec2Model / HubertModel / WavLMModel with
 entries; for pre-LN "stable layer norm" models the last entry is taken BEFORE the final LayerNorm, as
 transformers 5.x returns it), `last_hidden_state` is their `last_hidden_state` (after that LayerNorm).
 
-Padded batches: `attention_mask` [B, N] (True on real samples) is honoured by "layer" models, whose
-frames depend only on their own samples: each row then equals that utterance run alone on its valid
-frames. "group" models normalise the first conv's channels over the whole row, padding included, so
-they refuse a mask: run them one utterance at a time (or in groups of equal length).
+Padded batches: `attention_mask` [B, N] (True on a prefix of real samples) makes each row's valid
+frames (`frame_mask`) equal that utterance run alone, for every variant: the group norm takes its
+statistics over valid positions (ssl/feature_encoder.py), the transformer zeroes padded frames and
+masks them as keys (ssl/transformer.py). Padded frames hold unspecified values.
 Input is the waveform at the checkpoint's rate (16 kHz), normalised as its feature extractor says
 (ssl/extract.py does both).
 """
@@ -44,15 +44,20 @@ class SSLEncoder(nnx.Module):
         self.feature_projection = FeatureProjection(config, rngs=rngs)
         self.encoder = TransformerEncoder(config, rngs=rngs)
 
-    def __call__(self, waveform: jax.Array, attention_mask: jax.Array | None = None) -> EncoderOutput:
-        """waveform float32 [B, N], attention_mask bool [B, N] or None -> EncoderOutput (T frames per row)."""
-        if attention_mask is not None and self.config.feat_extract_norm == "group":
-            raise ValueError("a group-norm encoder (feat_extract_norm='group') cannot take an attention mask: its "
-                             "first conv normalises over the whole padded row; run one utterance at a time")
-        features = self.feature_extractor(waveform)
+    def __call__(self, waveform: jax.Array, attention_mask: jax.Array | None = None, *,
+                 frozen_stages: int = 0) -> EncoderOutput:
+        """waveform float32 [B, N], attention_mask bool [B, N] or None -> EncoderOutput (T frames per row).
+
+        frozen_stages (fine-tuning, ssl/finetune.py): how many stages, bottom up, run under
+        jax.lax.stop_gradient: 0 none (the plain forward), 1 the conv feature encoder, 2 also the feature
+        projection and the transformer's embedding, 2 + k also its first k layers, L + 3 everything.
+        """
+        num_samples = None if attention_mask is None else jnp.sum(attention_mask, axis=-1)
+        features = self.feature_extractor(waveform, num_samples)
+        if frozen_stages >= 1:
+            features = jax.lax.stop_gradient(features)
         frame_mask = None
-        if attention_mask is not None:
-            frames = self.config.num_frames(jnp.sum(attention_mask, axis=-1))
-            frame_mask = jnp.arange(features.shape[1])[None, :] < frames[:, None]
-        hidden_states, last = self.encoder(self.feature_projection(features), frame_mask)
+        if num_samples is not None:
+            frame_mask = jnp.arange(features.shape[1])[None, :] < self.config.num_frames(num_samples)[:, None]
+        hidden_states, last = self.encoder(self.feature_projection(features), frame_mask, max(frozen_stages - 1, 0))
         return EncoderOutput(hidden_states, last, frame_mask)

@@ -4,11 +4,13 @@ Seven (config.conv_*) unpadded strided Conv1d + activation turn 16 kHz samples i
 second (320 samples a frame, 400 for the first: `EncoderConfig.num_frames`). Normalisation:
 
 * "group" (wav2vec 2.0 base, HuBERT base, WavLM base): a GroupNorm with one group per channel on the
-  first conv only. It normalises each channel over the WHOLE time axis of a row, so zero padding
-  changes every frame of a padded row: these models see one utterance per row, unpadded (run them
-  one utterance at a time, or in groups of exactly equal length).
-* "layer" (large / stable-layer-norm models): a LayerNorm over channels after every conv, per frame,
-  so a frame depends only on its own receptive field and padded batches give the unpadded frames.
+  first conv only. It normalises each channel over the whole time axis of a row; in a padded batch
+  (`num_samples` given) its mean and variance are taken over the row's valid output positions only,
+  so a padded row normalises exactly as the utterance alone.
+* "layer" (large / stable-layer-norm models): a LayerNorm over channels after every conv, per frame.
+
+Padding never reaches a valid frame otherwise: an unpadded strided conv maps n valid inputs to
+(n - kernel) // stride + 1 valid outputs, and each of those reads inputs below n only.
 
 Attribute names follow transformers' (`conv_layers.{i}.conv`, `.layer_norm`, `feature_projection.
 layer_norm`, `.projection`) so that checkpoint names map onto ours by rule (ssl/loader.py).
@@ -17,6 +19,7 @@ layer_norm`, `.projection`) so that checkpoint names map onto ours by rule (ssl/
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from speecheq_jax.ssl.config import EncoderConfig
@@ -45,23 +48,32 @@ class FeatureConvLayer(nnx.Module):
             self.layer_norm = None
         self.activation = ACTIVATION_FUNCTIONS[config.feat_extract_activation]
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, valid_outputs: jax.Array | None) -> jax.Array:
+        """x [B, T, C], valid_outputs int [B] (the row's valid output positions) or None (all) -> [B, T', O]."""
         x = self.conv(x)
-        if self.layer_norm is not None:
+        if isinstance(self.layer_norm, nnx.GroupNorm) and valid_outputs is not None:
+            valid = jnp.arange(x.shape[1])[None, :] < valid_outputs[:, None]
+            x = self.layer_norm(x, mask=jnp.broadcast_to(valid[..., None], x.shape))
+        elif self.layer_norm is not None:
             x = self.layer_norm(x)
         return self.activation(x)
 
 
 class FeatureEncoder(nnx.Module):
-    """waveform [B, N] -> conv features [B, T, conv_dim[-1]], T = config.num_frames(N)."""
+    """waveform [B, N], valid samples int [B] or None -> conv features [B, T, conv_dim[-1]], T = config.num_frames(N).
+
+    A row's first config.num_frames(num_samples) frames equal those of its valid samples run alone.
+    """
 
     def __init__(self, config: EncoderConfig, *, rngs: nnx.Rngs):
         self.conv_layers = nnx.List([FeatureConvLayer(config, i, rngs=rngs) for i in range(len(config.conv_dim))])
+        self.kernels_strides = tuple(zip(config.conv_kernel, config.conv_stride))
 
-    def __call__(self, waveform: jax.Array) -> jax.Array:
-        x = waveform[..., None]
-        for conv_layer in self.conv_layers:
-            x = conv_layer(x)
+    def __call__(self, waveform: jax.Array, num_samples: jax.Array | None = None) -> jax.Array:
+        x, valid = waveform[..., None], num_samples
+        for conv_layer, (kernel, stride) in zip(self.conv_layers, self.kernels_strides):
+            valid = None if valid is None else (valid - kernel) // stride + 1
+            x = conv_layer(x, valid)
         return x
 
 

@@ -53,12 +53,6 @@ def test_padded_batch_matches_transformers_and_single_utterances(tiny_checkpoint
                         np.asarray(alone.hidden_states[:, 0])) <= TOLERANCE
 
 
-def test_group_norm_encoder_refuses_a_mask(tiny_checkpoints, waveform):
-    module, _ = load_encoder(tiny_checkpoints["wav2vec2_group"].directory)
-    with pytest.raises(ValueError, match="one utterance at a time"):
-        module(waveform, np.ones(waveform.shape, bool))
-
-
 @pytest.mark.parametrize("config_class", [transformers.Wav2Vec2Config, transformers.HubertConfig,
                                           transformers.WavLMConfig])
 def test_defaults_are_transformers_defaults(config_class):
