@@ -10,6 +10,12 @@ function. Timed, on `--seconds` of audio (one utterance, no padding):
   the gradient flows through every layer and the conv stack) + AdamW (ours: jax.jit with the state
   donated, optax.adamw; theirs: torch.optim.AdamW, the model in eval mode so neither side drops out).
 
+* partial fine-tuning (`--finetune`, ours only; ssl/finetune.py): the same step with a switch such as
+  "top:2" or "all", the optimizer on the trained part only (train/optimizer.py `train_only`), gradients
+  taken for every parameter as the project's trainer does; timed with the frozen part under
+  stop_gradient (`FineTuning.forward`) against the plain forward (the same masked update, but the
+  backward pass runs through the frozen part: what stop_gradient saves).
+
 `ratio` = PyTorch time / our time: above 1 we are faster. The rounds, worker processes, warm-up,
 idle gaps and allocators are bench_vs_torchaudio.py's (`alternate_rounds`, `time_side`; see its docstring): in each of
 `--rounds` rounds each side's worker starts, builds and compiles, warms up, times `--steps` steps and
@@ -52,6 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (XLA uses every core)")
     parser.add_argument("--gap", type=float, default=1.0, help="idle seconds before each timed step")
     parser.add_argument("--skip-train", action="store_true", help="time the forward pass only")
+    parser.add_argument("--finetune", nargs="*", default=["top:2", "all"],
+                        help="fine-tuning switches to time (ours, stop_gradient forward against the plain one)")
+    parser.add_argument("--finetune-only", action="store_true", help="time the --finetune switches only")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     parser.add_argument("--torch-tcmalloc", action="store_true", help="run PyTorch's worker under tcmalloc too")
     args = parser.parse_args()
@@ -84,9 +93,13 @@ def inputs(seconds: float, hidden_size: int) -> tuple[np.ndarray, np.ndarray]:
     return waveform, rng.normal(0.0, 1.0, (1, hidden_size)).astype(np.float32)
 
 
-def make_ours(size: str, batch: object, threads: int, *, checkpoint: str, seconds: float, train: bool
-              ) -> tuple[float, Callable[[], None]]:
-    """(compile seconds, one forward or fine-tuning step of ours run to completion). `time_side`'s signature."""
+def make_ours(size: str, batch: object, threads: int, *, checkpoint: str, seconds: float, train: bool,
+              finetune: str | None = None, stop_gradient: bool = True) -> tuple[float, Callable[[], None]]:
+    """(compile seconds, one forward or fine-tuning step of ours run to completion). `time_side`'s signature.
+
+    finetune: a switch (ssl/finetune.py) for a partial fine-tuning step, its frozen part under stop_gradient
+    or not; None: every parameter trains.
+    """
     del size, batch, threads
     import jax  # in the worker only: the parent process never holds JAX or torch state
     import jax.numpy as jnp
@@ -94,15 +107,22 @@ def make_ours(size: str, batch: object, threads: int, *, checkpoint: str, second
     from flax import nnx
 
     from speecheq_jax.ssl import load_encoder
+    from speecheq_jax.ssl.finetune import parse_finetune
+    from speecheq_jax.train.optimizer import train_only
 
     module, config = load_encoder(checkpoint)
     waveform, target = (jnp.asarray(a) for a in inputs(seconds, config.hidden_size))
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
     if train:
         optimizer = optax.adamw(1e-5)
+        finetuning = None if finetune is None else parse_finetune(finetune, config)
+        if finetuning is not None:
+            optimizer = train_only(optimizer, finetuning.trained_rows())
 
         def loss_fn(params: nnx.State) -> jax.Array:
-            pooled = nnx.merge(graphdef, params, rest)(waveform).last_hidden_state.mean(axis=1)
+            encoder = nnx.merge(graphdef, params, rest)
+            out = finetuning.forward(encoder, waveform) if finetuning and stop_gradient else encoder(waveform)
+            pooled = out.last_hidden_state.mean(axis=1)
             return jnp.sum((pooled - target) ** 2)
 
         @functools.partial(jax.jit, donate_argnums=(0, 1))
@@ -176,6 +196,19 @@ def measure(args: argparse.Namespace, checkpoint: str, train: bool) -> dict[str,
             "ours_allocator": rounds.ours_allocator, "torch_allocator": rounds.theirs_allocator}
 
 
+def measure_finetune(args: argparse.Namespace, checkpoint: str, switch: str) -> dict[str, object]:
+    """Median fine-tuning step seconds of ours with `switch`: frozen part under stop_gradient, and not."""
+    options = {"checkpoint": checkpoint, "seconds": args.seconds, "train": True, "finetune": switch}
+    rounds = alternate_rounds(functools.partial(make_ours, **options),
+                              functools.partial(make_ours, **options, stop_gradient=False), args,
+                              ours_tcmalloc=True, theirs_tcmalloc=True, label=f"fine-tuning step {switch} ",
+                              theirs_name="ours without stop_gradient")
+    staged_s, plain_s = statistics.median(rounds.ours), statistics.median(rounds.theirs)
+    return {"stop_gradient_s": round(staged_s, 4), "plain_s": round(plain_s, 4), "saving": round(plain_s / staged_s, 3),
+            "stop_gradient_samples_s": [round(t, 4) for t in rounds.ours],
+            "plain_samples_s": [round(t, 4) for t in rounds.theirs]}
+
+
 def main() -> None:
     args = parse_args()
     versions = ", ".join(f"{name} {version(name)}" for name in ("jax", "flax", "torch", "transformers"))
@@ -186,22 +219,29 @@ def main() -> None:
                                   "cores": os.cpu_count(), "torch_threads": args.threads, "versions": versions}
     with tempfile.TemporaryDirectory() as checkpoint:
         save_checkpoint(args.arch, Path(checkpoint))
-        results["forward"] = measure(args, checkpoint, train=False)
-        if not args.skip_train:
+        if not args.finetune_only:
+            results["forward"] = measure(args, checkpoint, train=False)
+        if not args.skip_train and not args.finetune_only:
             results["train"] = measure(args, checkpoint, train=True)
-    print(f"\n{'':22}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
-    for kind, label in (("forward", "forward s"), ("train", "fine-tune step s")):
-        if kind in results:
-            row = results[kind]
-            print(f"{label:22}{row['ours_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}")
-            if kind == "forward":
-                print(f"{'real-time factor':22}{row['ours_s'] / args.seconds:>10.3f}"
-                      f"{row['torch_s'] / args.seconds:>10.3f}")
-    print("ratio = PyTorch time / ours (above 1: ours faster)")
-    if args.json:
+        results["finetune"] = {switch: measure_finetune(args, checkpoint, switch) for switch in args.finetune}
+    for switch, row in results["finetune"].items():
+        print(f"fine-tune step {switch}: {row['stop_gradient_s']:.3f} s with stop_gradient, {row['plain_s']:.3f} s "
+              f"without (x{row['saving']:.2f})")
+    if "forward" in results:
+        print(f"\n{'':22}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
+        for kind, label in (("forward", "forward s"), ("train", "fine-tune step s")):
+            if kind in results:
+                row = results[kind]
+                print(f"{label:22}{row['ours_s']:>10.3f}{row['torch_s']:>10.3f}{row['ratio']:>8.2f}")
+                if kind == "forward":
+                    print(f"{'real-time factor':22}{row['ours_s'] / args.seconds:>10.3f}"
+                          f"{row['torch_s'] / args.seconds:>10.3f}")
+        print("ratio = PyTorch time / ours (above 1: ours faster)")
+    if "forward" in results:
         forward = results["forward"]
         results["rtf_ours"] = round(forward["ours_s"] / args.seconds, 4)
         results["rtf_torch"] = round(forward["torch_s"] / args.seconds, 4)
+    if args.json:
         print(json.dumps(results))
 
 

@@ -36,6 +36,15 @@ if [ "$job" = test ] && ! cmp -s requirements-ssl.txt .venv/.requirements-ssl; t
   .venv/bin/pip install -q -r requirements-ssl.txt
   cp requirements-ssl.txt .venv/.requirements-ssl
 fi
+# Preparation on Apache Beam (tests/prep/test_beam_prepare.py) runs in its own virtualenv: every
+# apache-beam release requires protobuf<7, requirements.txt pins protobuf 7 (docs/howto/scale-out.md).
+if [ "$job" = test ] && ! cmp -s requirements-prep.txt .venv-prep/.requirements; then
+  echo "[setup] test-only virtualenv .venv-prep with requirements-prep.txt (Apache Beam)"
+  python3 -m venv .venv-prep
+  .venv-prep/bin/pip install -q -r requirements-prep.txt
+  .venv-prep/bin/pip install -q --no-deps -e .
+  cp requirements-prep.txt .venv-prep/.requirements
+fi
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$PWD/.cache/jax}"
 # Both jobs under tcmalloc: main.py would restart itself under it, pytest's own process would not.
 if ldconfig -p | grep libtcmalloc_minimal.so.4 >/dev/null; then

@@ -28,6 +28,7 @@ import time
 
 import jax
 import ml_collections
+import orbax.checkpoint as ocp
 from flax import nnx
 from jax.sharding import Mesh
 from tqdm import tqdm
@@ -119,6 +120,9 @@ def _train(config: ml_collections.ConfigDict, workdir: storage.AnyPath, ckpt: ch
     show = jax.process_index() == 0
     train_step.precompile(shapes, show_progress=show)
     eval_step.precompile(shapes, show_progress=show)
+    # Processes compile at their own pace, and on CPU the first step's collectives (gloo) give the others
+    # 30 s to join: every process waits here, at the coordination service (no collective), until all compiled.
+    ocp.multihost.sync_global_processes("compiled", processes=set(range(jax.process_count())))
     batches = accumulation.grouped(train_iter, accumulate)
     writer = MetricWriter(workdir, enabled=jax.process_index() == 0)
 

@@ -97,8 +97,11 @@ class PreparedDataset:
 
 def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = None,
                  label_options: labels.LabelOptions | Mapping | None = None,
-                 synth: Mapping | None = None, strict: bool = False, ssl: SSLFeatures | None = None) -> CorpusBuilder:
+                 synth: Mapping | None = None, strict: bool = False, ssl: SSLFeatures | None = None,
+                 builder_cls: type[CorpusBuilder] | None = None) -> CorpusBuilder:
     """The builder (not yet prepared) for one corpus and one set of options (`strict`, `ssl`: see CorpusBuilder).
+
+    `builder_cls` replaces the corpus's `builder_class` (the Beam path, `prep/beam_prepare.py`, passes its subclass).
 
     `synth` overrides the generation parameters of a corpus that generates itself; for the others it
     is ignored. The dataset's identity (the BuilderConfig name) hashes only the label options this
@@ -114,7 +117,7 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
         synth=None if spec.needs_root else spec.generate_parameters(synth),
         features=None if ssl is None else ssl.identity,
     )
-    builder_cls = builder_class(spec)
+    builder_cls = builder_cls or builder_class(spec)
     # TFDS refuses a config object equal to a predefined one: name it instead.
     predefined = {c.name for c in builder_cls.BUILDER_CONFIGS}
     return builder_cls(data_dir=str(storage.as_path(data_dir)), file_format="array_record",
@@ -124,8 +127,11 @@ def make_builder(corpus: str, data_dir: str | Path, root: str | Path | None = No
 def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
             label_options: labels.LabelOptions | Mapping | None = None,
             synth: Mapping | None = None, progress: bool = True, strict: bool = False,
-            ssl: SSLFeatures | None = None) -> PreparedDataset:
+            ssl: SSLFeatures | None = None, builder_cls: type[CorpusBuilder] | None = None,
+            download_config: tfds.download.DownloadConfig | None = None) -> PreparedDataset:
     """Builds the dataset unless it already exists, then opens it.
+
+    `builder_cls` and `download_config` (its Beam options) are the Beam path's (`prep/beam_prepare.py`).
 
     `synth` (for SEQD-synth: num, seed, langs) only applies to a corpus that
     generates itself; the others need `root`, the user's copy of the corpus. `strict`: a file the reader would
@@ -136,7 +142,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
       DataError: one line for a missing root, an unwritable data_dir, a full
         disk, a corpus with no usable file, or (strict) an excluded file.
     """
-    builder = make_builder(corpus, data_dir, root, label_options, synth, strict, ssl)
+    builder = make_builder(corpus, data_dir, root, label_options, synth, strict, ssl, builder_cls)
     if registry.get(corpus).needs_root and root is None:
         raise DataError(f"{corpus}: pass root=, the directory of your copy of the corpus")
     name = f"{corpus}/{builder.builder_config.name}"
@@ -148,7 +154,7 @@ def prepare(corpus: str, data_dir: str | Path, root: str | Path | None = None,
         _check_writable(Path(data_dir).expanduser())
         try:
             with one_bar(builder, f"prepare {corpus}", progress):
-                builder.download_and_prepare(file_format="array_record")
+                builder.download_and_prepare(file_format="array_record", download_config=download_config)
         except OSError as e:
             full = _disk_full(e)
             if full is None:
@@ -287,8 +293,9 @@ def _open(builder: CorpusBuilder) -> PreparedDataset:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arg_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The command line of a preparation (this module's, and the Beam path's before its Beam options)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, choices=registry.names())
     parser.add_argument("--data_dir", required=True, help="where prepared datasets live")
     parser.add_argument("--root", help="the raw corpus directory (a generated corpus: where to write it)")
@@ -298,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                         help='JSON dict of config.data.ssl, e.g. {"checkpoint": "DIR", "layers": [6, 12]}')
     parser.add_argument("--no_progress", action="store_true")
     parser.add_argument("--strict", action="store_true", help="a file that would be excluded is an error instead")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arg_parser().parse_args(argv)
     try:
         ssl = None if args.ssl is None else ssl_features({"features": "ssl", "ssl": args.ssl})
         prepared = prepare(args.corpus, args.data_dir, args.root, args.label_options, args.synth,
@@ -306,12 +317,17 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    report(prepared)
+    return 0
+
+
+def report(prepared: PreparedDataset) -> None:
+    """The lines a preparation command prints once its dataset is ready."""
     print(f"[prepare] ready: {prepared.path}")
     for unit, size in sorted(prepared.split_sizes.items()):
         print(f"  unit {unit}: {size} records")
     if prepared.excluded_files:
         print(f"  excluded {len(prepared.excluded_files)} file(s): {prepared.labels['excluded']}")
-    return 0
 
 
 if __name__ == "__main__":

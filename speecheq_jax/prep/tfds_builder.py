@@ -207,29 +207,26 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _generate_examples(self, unit: str, utterances: Sequence[Utterance],
                            phoneme_ids: dict[str, int]) -> Iterator[tuple[int, dict]]:
-        """Yields (index, Example) in order and records the unit's lengths (and, for log-mel, its CMVN sums)."""
-        table: dict[str, list] = {key: [] for key in UNIT_TABLE_KEYS}
-        if self.ssl is None:
-            stats = logmel.MelStats()
-            key, features = "logmel", self._log_mels(utterances, stats)
-        else:
-            stats, key, features = None, self.ssl.layout.route.key, self._ssl_states(utterances)
-        for index, (utt, values) in enumerate(zip(utterances, features)):
-            example = _example(utt, key, values, phoneme_ids)
-            for column in ("id", "speaker", "lang", "native_label", "num_frames"):
-                table[column].append(example[column])
-            table["num_phonemes"].append(len(example["phonemes"]))
+        """Yields (index, Example) in order and records the unit's table (and, for log-mel, its CMVN sums)."""
+        stats = logmel.MelStats() if self.ssl is None else None
+        rows: list[dict] = []
+        for index, (example, values) in enumerate(self._featurized(utterances, phoneme_ids)):
+            if stats is not None:
+                stats.add(values)
+            rows.append(table_row(example))
             yield index, example
-        self.info.metadata["units"][unit] = table if stats is None else {**table, "cmvn": stats.to_dict()}
+        self.info.metadata["units"][unit] = unit_entry(rows, stats)
 
-    @staticmethod
-    def _log_mels(utterances: Sequence[Utterance], stats: logmel.MelStats) -> Iterator[np.ndarray]:
-        """float16 [T, 80] per utterance, featurised AUDIO_CHUNK at a time; adds each to `stats`."""
-        for start in range(0, len(utterances), AUDIO_CHUNK):
-            chunk = utterances[start : start + AUDIO_CHUNK]
-            for mel in logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk]):
-                stats.add(mel)
-                yield mel.astype(np.float16)
+    def _featurized(self, utterances: Sequence[Utterance],
+                    phoneme_ids: dict[str, int]) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+        """(Example, features) per utterance in order: float32 log-mel [T, 80] or the stored SSL states."""
+        if self.ssl is None:
+            for start in range(0, len(utterances), AUDIO_CHUNK):
+                yield from featurize_chunk(utterances[start : start + AUDIO_CHUNK], phoneme_ids)
+            return
+        key = self.ssl.layout.route.key
+        for utt, states in zip(utterances, self._ssl_states(utterances)):
+            yield _example(utt, key, states, phoneme_ids), states
 
     @functools.cached_property
     def _extractor(self):  # noqa: ANN202 (ssl.extract.Extractor, imported only here)
@@ -279,6 +276,28 @@ def builder_class(spec: CorpusSpec) -> type[CorpusBuilder]:
     class_name = "".join(part.title() for part in spec.name.split("_"))
     namespace = {"name": spec.name, "SPEC": spec, "__doc__": f"{spec.title} log-mel dataset; {spec.layout}."}
     return type(class_name, (CorpusBuilder,), namespace, skip_registration=True)
+
+
+def featurize_chunk(chunk: Sequence[Utterance], phoneme_ids: dict[str, int]) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+    """Each utterance's Example and its float32 log-mel [T, 80] (for the CMVN sums), one `log_mel_many` call.
+
+    The featurisation of both preparation paths: this builder's and the Beam one (`prep/beam_prepare.py`).
+    """
+    mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
+    for utt, mel in zip(chunk, mels):
+        yield _example(utt, "logmel", mel.astype(np.float16), phoneme_ids), mel
+
+
+def table_row(example: dict[str, Any]) -> dict[str, Any]:
+    """One record's `UNIT_TABLE_KEYS` columns."""
+    return {**{key: example[key] for key in UNIT_TABLE_KEYS if key != "num_phonemes"},
+            "num_phonemes": len(example["phonemes"])}
+
+
+def unit_entry(rows: Sequence[dict[str, Any]], stats: logmel.MelStats | None) -> dict[str, Any]:
+    """A unit's metadata: its table (`UNIT_TABLE_KEYS` -> [N], record order) and, for log-mel, its CMVN sums."""
+    table = {key: [row[key] for row in rows] for key in UNIT_TABLE_KEYS}
+    return table if stats is None else {**table, "cmvn": stats.to_dict()}
 
 
 def _example(utt: Utterance, key: str, features: np.ndarray, phoneme_ids: dict[str, int]) -> dict[str, Any]:

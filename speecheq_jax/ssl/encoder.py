@@ -44,12 +44,20 @@ class SSLEncoder(nnx.Module):
         self.feature_projection = FeatureProjection(config, rngs=rngs)
         self.encoder = TransformerEncoder(config, rngs=rngs)
 
-    def __call__(self, waveform: jax.Array, attention_mask: jax.Array | None = None) -> EncoderOutput:
-        """waveform float32 [B, N], attention_mask bool [B, N] or None -> EncoderOutput (T frames per row)."""
+    def __call__(self, waveform: jax.Array, attention_mask: jax.Array | None = None, *,
+                 frozen_stages: int = 0) -> EncoderOutput:
+        """waveform float32 [B, N], attention_mask bool [B, N] or None -> EncoderOutput (T frames per row).
+
+        frozen_stages (fine-tuning, ssl/finetune.py): how many stages, bottom up, run under
+        jax.lax.stop_gradient: 0 none (the plain forward), 1 the conv feature encoder, 2 also the feature
+        projection and the transformer's embedding, 2 + k also its first k layers, L + 3 everything.
+        """
         num_samples = None if attention_mask is None else jnp.sum(attention_mask, axis=-1)
         features = self.feature_extractor(waveform, num_samples)
+        if frozen_stages >= 1:
+            features = jax.lax.stop_gradient(features)
         frame_mask = None
         if num_samples is not None:
             frame_mask = jnp.arange(features.shape[1])[None, :] < self.config.num_frames(num_samples)[:, None]
-        hidden_states, last = self.encoder(self.feature_projection(features), frame_mask)
+        hidden_states, last = self.encoder(self.feature_projection(features), frame_mask, max(frozen_stages - 1, 0))
         return EncoderOutput(hidden_states, last, frame_mask)

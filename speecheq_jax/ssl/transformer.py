@@ -188,18 +188,46 @@ class TransformerEncoder(nnx.Module):
             RelativePositionBias(config.num_buckets, config.max_bucket_distance, config.num_attention_heads,
                                  rngs=rngs) if config.arch == "wavlm" else None)
         self.stable = config.do_stable_layer_norm
+        self.num_layers = config.num_hidden_layers
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None) -> tuple[jax.Array, jax.Array]:
+    def __call__(self, x: jax.Array, mask: jax.Array | None, frozen_stages: int = 0) -> tuple[jax.Array, jax.Array]:
+        """x [B, T, D], frame mask [B, T] or None -> (hidden states [L+1, B, T, D], last hidden state [B, T, D]).
+
+        frozen_stages: how many of the stages (0 the embedding: positional conv, post-LN LayerNorm, WavLM's
+        bias table, and whatever produced x; 1..L the layers; L+1 the pre-LN final LayerNorm) run under
+        jax.lax.stop_gradient, bottom up (ssl/finetune.py): no gradient reaches them or anything below, and
+        the backward pass stops at the first trained stage. 0: all of them trained, the plain forward.
+        """
         x = zero_padded_frames(x, mask)
         x = x + self.pos_conv_embed(x, mask)
         if not self.stable:
             x = self.layer_norm(x)
         position_bias = None if self.position_bias is None else self.position_bias(x.shape[1])
+        if frozen_stages >= 1:
+            x, position_bias = jax.lax.stop_gradient((x, position_bias))
+        frozen_layers = min(max(frozen_stages - 1, 0), self.num_layers)
+        last, outputs = x, []
+        for start, stop in ((0, frozen_layers), (frozen_layers, self.num_layers)):
+            if stop > start:  # the frozen layers, then the trained ones: two scans, the first without gradient
+                last, layer_outputs = self._run_layers(last, mask, position_bias, start, stop)
+                if stop <= frozen_layers:
+                    last, layer_outputs = jax.lax.stop_gradient((last, layer_outputs))
+                outputs.append(layer_outputs)
+        hidden_states = jnp.concatenate([x[None], *outputs], axis=0)
+        if self.stable:
+            last = self.layer_norm(last)
+        return hidden_states, jax.lax.stop_gradient(last) if frozen_stages > self.num_layers + 1 else last
+
+    def _run_layers(self, x: jax.Array, mask: jax.Array | None, position_bias: jax.Array | None, start: int,
+                    stop: int) -> tuple[jax.Array, jax.Array]:
+        """Layers start..stop-1 on x [B, T, D] -> (their last output [B, T, D], every output [stop-start, B, T, D])."""
+        layers = self.layers
+        if (start, stop) != (0, self.num_layers):
+            graphdef, state = nnx.split(layers)
+            layers = nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[start:stop], state))
 
         def run_layer(h: jax.Array, layer: EncoderLayer) -> tuple[jax.Array, jax.Array]:
             h = layer(h, mask, position_bias)
             return h, h
 
-        last, outputs = nnx.scan(run_layer, in_axes=(nnx.Carry, 0), out_axes=(nnx.Carry, 0))(x, self.layers)
-        hidden_states = jnp.concatenate([x[None], outputs], axis=0)
-        return hidden_states, self.layer_norm(last) if self.stable else last
+        return nnx.scan(run_layer, in_axes=(nnx.Carry, 0), out_axes=(nnx.Carry, 0))(x, layers)

@@ -7,18 +7,24 @@ decayed: pulling them towards zero has no regularising meaning. The rule is by
 name, not by rank, so it stays right when a layer stack's parameters carry a
 leading layer axis (a stacked LayerNorm scale is [L, D], stacked u/v are
 [L, H, Dh]: a rank rule would decay them).
+
+Partial training (`make_optimizer`'s `trained_rows`, e.g. ssl/finetune.py): the optimizer then sees
+only the trained part of the parameters, so frozen ones get zero updates and no optimizer state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
 DECAYED_NAME = "kernel"
+FROZEN = -1
+"""A `trained_rows` leaf value: the parameter is not trained."""
 
 
 def _leaf_name(path: Sequence[Any]) -> str | None:
@@ -46,8 +52,42 @@ def learning_rate_schedule(config: ml_collections.ConfigDict) -> optax.Schedule:
     )
 
 
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """The run's gradient transformation; `optim.accumulate` > 1 averages that many micro-batches."""
+def train_only(tx: optax.GradientTransformation, trained_rows: Callable[[Any], Any]) -> optax.GradientTransformation:
+    """tx restricted to the trained part of the parameters.
+
+    trained_rows(params) is a pytree like params whose leaves are ints: FROZEN (the parameter gets zero
+    updates and no optimizer state) or k >= 0 (rows k: of its leading axis are trained, 0 the whole
+    parameter; the rows before get zero updates and no state: a layer stack trained from layer k up).
+    tx (its clipping and weight decay included) sees the trained rows only.
+    """
+
+    def trained(tree: Any, rows: Any) -> Any:
+        return jax.tree.map(lambda leaf, k: None if k == FROZEN else leaf[k:], tree, rows)
+
+    def init(params: Any) -> optax.OptState:
+        return tx.init(trained(params, trained_rows(params)))
+
+    def update(updates: Any, state: optax.OptState, params: Any = None, **extra: Any) -> tuple[Any, optax.OptState]:
+        rows = trained_rows(updates)
+        part, state = tx.update(trained(updates, rows), state, None if params is None else trained(params, rows),
+                                **extra)
+
+        def full(gradient: jax.Array, k: int, update: jax.Array | None) -> jax.Array:
+            if k == FROZEN:
+                return jnp.zeros_like(gradient)
+            return jnp.concatenate([jnp.zeros_like(gradient[:k]), update]) if k else update
+
+        return jax.tree.map(full, updates, rows, part, is_leaf=lambda x: x is None), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   trained_rows: Callable[[Any], Any] | None = None) -> optax.GradientTransformation:
+    """The run's gradient transformation; `optim.accumulate` > 1 averages that many micro-batches.
+
+    trained_rows: None (every parameter trains) or `train_only`'s rule of the trained part.
+    """
     tx = optax.chain(
         optax.clip_by_global_norm(config.optim.clip_norm),
         optax.adamw(
@@ -59,4 +99,4 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
     )
     if config.optim.accumulate > 1:
         tx = optax.MultiSteps(tx, every_k_schedule=config.optim.accumulate)
-    return tx
+    return tx if trained_rows is None else train_only(tx, trained_rows)
