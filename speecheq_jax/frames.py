@@ -1,4 +1,4 @@
-"""The frame contract shared by audio checks, features, batches, heads and the model (no imports).
+"""The frame contract shared by audio checks, features, batches, heads and the model (no project imports).
 
 Audio becomes NUM_MELS log-mel bins every 10 ms (`features.logmel`); the
 conformer's front end reduces time by SUBSAMPLING (two stride-2
