@@ -29,7 +29,7 @@ Metrics = dict[str, jax.Array]
 
 def _loss_and_metrics(trainable, batch: Batch, config: ml_collections.ConfigDict):
     """Forward pass, per-task losses, their combination, and scalar metrics."""
-    output = trainable.model(batch)
+    output = trainable(batch)
     task = losses_lib.task_losses(output, batch, losses_lib.loss_options(config.tasks))
     log_vars = trainable.log_vars.as_dict() if trainable.log_vars is not None else None
     total, effective = losses_lib.combine(task, losses_lib.task_weights(config.tasks), log_vars,
