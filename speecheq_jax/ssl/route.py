@@ -29,7 +29,7 @@ from typing import Any
 
 from speecheq_jax.errors import DataError
 from speecheq_jax.frames import LOGMEL, LOGMEL_ROUTE, SAMPLES_PER_STATE, SSL_ROUTE, WAVEFORM_ROUTE, FeatureLayout
-from speecheq_jax.run_config import ConfigError
+from speecheq_jax.errors import ConfigError
 from speecheq_jax.ssl.config import EncoderConfig, read_config
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.finetune import FineTuning, parse_finetune
