@@ -69,11 +69,12 @@ class Trainable(nnx.Module):
         tasks = enabled_tasks(config)
         self.log_vars = TaskLogVars(tasks) if config.tasks.weighting == "uncertainty" else None
 
-    def __call__(self, batch: dict[str, jax.Array]) -> ModelOutput:
-        """The model's output on a Batch (the fine-tuning route's: waveform [B,N], frame_mask [B,N] of samples)."""
-        if isinstance(self.model, WaveformSpeechEQ):
-            return self.model(batch[WAVEFORM_ROUTE.key], batch["frame_mask"])
-        return self.model(batch)
+
+def model_output(model: SpeechEQ | WaveformSpeechEQ, batch: dict[str, jax.Array]) -> ModelOutput:
+    """A Trainable's model on a Batch (the fine-tuning route's: waveform [B,N], frame_mask [B,N] of samples)."""
+    if isinstance(model, WaveformSpeechEQ):
+        return model(batch[WAVEFORM_ROUTE.key], batch["frame_mask"])
+    return model(batch)
 
 
 def enabled_tasks(config: ml_collections.ConfigDict) -> tuple[str, ...]:
