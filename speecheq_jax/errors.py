@@ -15,6 +15,11 @@ class DataError(ValueError):
     """Bad data input: its message is one line that names the file or directory."""
 
 
+class ConfigError(ValueError):
+    """A config the run cannot honour, found after loading (main reports it in one line). Here, not in run_config,
+    so that parts below the run config (ssl/) raise it without importing what the run config imports."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Exclusion:
     """One file (or label line) a reader or builder could not use.

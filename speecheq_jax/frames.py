@@ -7,9 +7,10 @@ and CTC alignability are sized by it (`input.batch`, `input.buckets`,
 `heads.phoneme`) and the model must reduce by exactly this (`model.frontend`).
 Data and model both import it from here, so neither imports the other.
 
-Two routes (`ROUTES`) bring features to the conformer: log-mel (the default, above) and the
+Three routes (`ROUTES`) bring features to the conformer: log-mel (the default, above), the stored
 hidden states of a self-supervised speech encoder (`SSL_ROUTE`: K kept layers of D dims every
-20 ms, one stride-2 front end to the same 40 ms encoder frame). A route names its Batch key and its
+20 ms, one stride-2 front end to the same 40 ms encoder frame) and, to fine-tune that encoder, the
+16 kHz waveform itself (`WAVEFORM_ROUTE`: a "frame" is one sample; the encoder inside the model). A route names its Batch key and its
 subsampling; `FeatureLayout` adds the per-frame feature shape. A Batch says its route by its key
 (`route_of`), so the CTC length rules (`encoder_frames`) follow the batch they are applied to.
 
@@ -43,22 +44,34 @@ def encoder_frames(num_frames, subsampling: int = SUBSAMPLING):
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """A feature route: its Batch key, its input frames per encoder frame and its input frame hop."""
+    """A feature route: its Batch key, its input frames per encoder frame and its input frame hop.
+
+    `lead`: input frames the first encoder frame needs beyond `subsampling` (0 but on the waveform route, whose
+    convolutions need 400 samples for their first frame).
+    """
 
     name: str
     key: str
     subsampling: int
     frame_seconds: float
+    lead: int = 0
 
     def encoder_frames(self, num_frames):
-        """Encoder frames of `num_frames` input frames on this route (`encoder_frames`)."""
-        return encoder_frames(num_frames, self.subsampling)
+        """Encoder frames of `num_frames` input frames on this route (`encoder_frames`; with a lead, the lower
+        bound ceil((n - lead) / subsampling))."""
+        return encoder_frames(num_frames - self.lead, self.subsampling)
 
 
 LOGMEL_ROUTE = Route("logmel", "logmel", SUBSAMPLING, 0.01)
 SSL_ROUTE = Route("ssl", "ssl_states", 2, 0.02)
 """Hidden states at 50 Hz; the SSL front end's one stride-2 step brings them to the log-mel route's 25 Hz."""
-ROUTES = {route.name: route for route in (LOGMEL_ROUTE, SSL_ROUTE)}
+SAMPLES_PER_STATE = 320
+"""16 kHz samples per 20 ms hidden state of the standard wav2vec 2.0 / HuBERT / WavLM conv stack."""
+WAVEFORM_ROUTE = Route("waveform", "waveform", 2 * SAMPLES_PER_STATE, 1 / 16000, lead=400)
+"""16 kHz samples; the standard conv stack (400-sample receptive field, stride 320) then the SSL front end's
+stride 2. CTC's length rule here is a lower bound of the encoder frames (ceil((n - 400) / 640) <= ceil(T / 2)
+with T = (n - 400) // 320 + 1), so a target the pipeline keeps always aligns."""
+ROUTES = {route.name: route for route in (LOGMEL_ROUTE, SSL_ROUTE, WAVEFORM_ROUTE)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,9 @@ nothing but `json`):
                      route instead: route "ssl", the encoder (its config.json fields,
                      the sha256 of its weight files, the checkpoint path it was read
                      from), the kept layers, the stored dtype and the states' shape [K, D]
-                     (the SSL route has no CMVN: `cmvn` is empty)
+                     (the SSL route has no CMVN: `cmvn` is empty), the fine-tuning switch
+                     `finetune`; a fine-tuned model's route is "waveform" (shape [], samples
+                     at 16 kHz; the encoder's trained weights are in the checkpoint)
     buckets          frame lengths the model was trained and evaluated on
     training_data    per corpus: protocol, fold, units and example counts of
                      train/valid/test, and the label mapping applied
@@ -62,7 +64,7 @@ def ssl_feature_parameters(data_config: ml_collections.ConfigDict) -> dict[str, 
         return None
     route = features.layout.route
     return {"route": route.name, "key": route.key, "subsampling": route.subsampling,
-            "frame_seconds": route.frame_seconds, "shape": list(features.shape),
+            "frame_seconds": route.frame_seconds, "shape": list(features.layout.shape),
             "sample_rate": logmel.SAMPLE_RATE, "min_seconds": MIN_SECONDS, **features.describe()}
 
 

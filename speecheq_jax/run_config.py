@@ -14,12 +14,9 @@ from collections.abc import Mapping
 import ml_collections
 from ml_collections import config_dict
 
+from speecheq_jax.errors import ConfigError as ConfigError  # here since the first runs; errors.py holds it
 from speecheq_jax.input.data_config import default_data_config
 from speecheq_jax.model.model_config import HEAD_NAMES, default_model_config
-
-
-class ConfigError(ValueError):
-    """A config the run cannot honour, found after loading (main reports it in one line)."""
 
 
 def parse_arg(arg: str | None, **defaults: str) -> ml_collections.ConfigDict:

@@ -34,9 +34,11 @@ def default_data_config() -> ml_collections.ConfigDict:
         # The model's input: "logmel" (features/logmel.py) or "ssl", the hidden states of the encoder
         # checkpoint `ssl.checkpoint` (a Hugging Face directory), `ssl.layers` of them (None: all L + 1),
         # stored as `ssl.dtype` (float16 | float32); `ssl.random_seed` set: a checkpoint directory without
-        # config.json gets a tiny random-weight encoder written first (demos). ssl/route.py checks them.
+        # config.json gets a tiny random-weight encoder written first (demos); `ssl.finetune` "frozen" trains on
+        # the stored states, "top:N" | "all" | "all+cnn" fine-tunes the encoder on stored waveforms (ssl/finetune.py;
+        # here, not under config.optim, because it changes what is stored and batched). ssl/route.py checks them.
         "features": "logmel",
-        "ssl": {"checkpoint": None, "layers": None, "dtype": "float16", "random_seed": None},
+        "ssl": {"checkpoint": None, "layers": None, "dtype": "float16", "random_seed": None, "finetune": "frozen"},
         # Preparation excludes (and names) files it cannot use; strict makes any of them an error.
         "strict": False,
     })

@@ -48,6 +48,7 @@ from speecheq_jax.input.augment import SpecAugmentConfig, spec_augment
 from speecheq_jax.input.data_spec import DataSpec, describe
 from speecheq_jax.input.entries import Entries
 from speecheq_jax.input.sources import RunSources, check_fold, open_sources
+from speecheq_jax.ssl.route import bucket_sizes
 
 __all__ = ["DataSpec", "check_fold", "load_spec", "make_eval_iterator", "make_train_iterator"]
 Batch = dict[str, np.ndarray]
@@ -55,7 +56,7 @@ Batch = dict[str, np.ndarray]
 
 def load_spec(config: ml_collections.ConfigDict) -> DataSpec:
     """The DataSpec of `config.data` (datasets must be prepared)."""
-    return describe(open_sources(config), config.buckets)
+    return describe(open_sources(config), bucket_sizes(config))
 
 
 class _BatchReader:
@@ -138,12 +139,12 @@ def make_train_iterator(config: ml_collections.ConfigDict, mesh: Mesh | None, *,
     sources = open_sources(config)
     entries = entries_lib.split_entries(sources.units("train"))
     entries_lib.report_too_many_phonemes(entries, sources.names, "train", sources.layout.route.subsampling)
-    entries = entries_lib.drop_longer_than(entries, max(config.buckets), sources.names)
+    entries = entries_lib.drop_longer_than(entries, max(bucket_sizes(config)), sources.names)
     stream = _example_stream(entries, [c["weight"] for c in config.corpora], sources.names, config.seed)
     window = max(config.shuffle_window // config.batch_size, 1) * config.batch_size
-    plans = _WindowedPlans(stream.batch(window), entries.frames, config.batch_size, tuple(config.buckets),
+    plans = _WindowedPlans(stream.batch(window), entries.frames, config.batch_size, bucket_sizes(config),
                            config.seed)
-    # SpecAugment masks log-mel bins and frames; the SSL route trains on its states unaugmented.
+    # SpecAugment masks log-mel bins and frames; the SSL routes train on their states (waveforms) unaugmented.
     augment = SpecAugmentConfig.from_mapping(dict(config.specaugment)) if sources.layout.route.key == "logmel" else None
     read = _BatchReader(sources, entries, config.batch_size, process_index, process_count, augment, config.seed)
     dataset = grain.MapDataset.source(plans).map_with_index(read)
@@ -169,7 +170,7 @@ def make_eval_iterator(config: ml_collections.ConfigDict, split: str, mesh: Mesh
     entries = entries_lib.split_entries(sources.units(split))
     entries_lib.report_too_many_phonemes(entries, sources.names, split, sources.layout.route.subsampling)
     table = [_table_row(sources, *entries.locate(position)) for position in range(len(entries))]
-    plans = buckets.eval_plan(entries.frames, config.batch_size, config.buckets)
+    plans = buckets.eval_plan(entries.frames, config.batch_size, bucket_sizes(config))
     read = _BatchReader(sources, entries, config.batch_size, process_index, process_count, None, config.seed)
     batches = grain.MapDataset.source(plans).map_with_index(read).to_iter_dataset(_read_options(config))
     return iter(batches.map(_globalize(mesh))), table

@@ -27,12 +27,12 @@ import tensorflow_datasets as tfds
 
 from speecheq_jax import labels
 from speecheq_jax.corpora import protocols, registry
-from speecheq_jax.frames import FeatureLayout
+from speecheq_jax.frames import WAVEFORM_ROUTE, FeatureLayout
 from speecheq_jax.heads import head_specs
 from speecheq_jax.heads.contract import RunTables
 from speecheq_jax.input.assemble import Row
 from speecheq_jax.prep.prepare import PreparedDataset, open_entry
-from speecheq_jax.ssl.route import layout_of
+from speecheq_jax.ssl.route import WAVEFORM_SCALE, layout_of
 from speecheq_jax.utterance import Utterance
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,10 @@ class CorpusSource:
         # Taxonomy id -> run label-set id (-1: a class this run does not have, masked).
         self.category_table = np.array([run_categories.index(c) if c in run_categories else labels.MISSING
                                         for c in labels.CATEGORIES], dtype=np.int32)
-        # The SSL route stores no CMVN (prep/tfds_builder.py): its rows pass through unscaled.
-        cmvn = fold.get("cmvn", {"mean": 0.0, "std": 1.0})
+        # The SSL routes store no CMVN (prep/tfds_builder.py): states pass through unscaled, int16 waveforms
+        # are scaled to [-1, 1).
+        scale = WAVEFORM_SCALE if layout.route == WAVEFORM_ROUTE else 1.0
+        cmvn = fold.get("cmvn", {"mean": 0.0, "std": scale})
         self.mean = np.asarray(cmvn["mean"], np.float32)
         self.std = np.asarray(cmvn["std"], np.float32)
         self._dropped: set[tuple[str, str, int]] = set()
@@ -86,7 +88,7 @@ class CorpusSource:
         A label the run cannot use (e.g. a phoneme sequence CTC cannot align) is masked and logged once.
         """
         record = self.read(unit, index)
-        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]),
+        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]) - self.layout.route.lead,
                            subsampling=self.layout.route.subsampling)
         values = {}
         for spec in head_specs():

@@ -23,7 +23,7 @@ import numpy as np
 
 from speecheq_jax import storage
 from speecheq_jax.export.forward import make_waveform_forward
-from speecheq_jax.frames import LOGMEL, SUBSAMPLING
+from speecheq_jax.frames import LOGMEL, SUBSAMPLING, WAVEFORM_ROUTE
 from speecheq_jax.input import batch as batch_lib
 from speecheq_jax.jobs.evaluate_checkpoint import Restored, restore_for_eval
 from speecheq_jax.jobs.ssl_inference import waveform_model
@@ -66,7 +66,8 @@ class WaveformJaxModel:
     def __init__(self, restored: Restored):
         self.forward = jax.jit(make_waveform_forward(waveform_model(restored)))
         encoder = restored.card["features"]["encoder"]
-        self.lengths = tuple(encoder_samples(encoder, bucket) for bucket in restored.spec.buckets)
+        self.lengths = tuple(restored.spec.buckets) if restored.spec.layout.route == WAVEFORM_ROUTE else tuple(
+            encoder_samples(encoder, bucket) for bucket in restored.spec.buckets)  # fine-tuned: buckets in samples
 
     def rows(self, count: int) -> int:
         return 1 << (count - 1).bit_length()

@@ -116,7 +116,7 @@ def _train(config: ml_collections.ConfigDict, workdir: storage.AnyPath, ckpt: ch
         group_totals=accumulate > 1)
     eval_step = compile_ahead.CompiledStep(
         step_lib.make_eval_step(abstract, config, mesh), abstract.state, mesh, "eval step")
-    shapes = compile_ahead.bucket_shapes(config.data.batch_size, config.data.buckets, spec.layout)
+    shapes = compile_ahead.bucket_shapes(config.data.batch_size, spec.buckets, spec.layout)
     show = jax.process_index() == 0
     train_step.precompile(shapes, show_progress=show)
     eval_step.precompile(shapes, show_progress=show)

@@ -25,7 +25,10 @@ says how to read the corpus and whether it is generated first. Here:
   log-mel, computed AUDIO_CHUNK utterances at a time in padded batches (the
   encoders are padding-exact, ssl/encoder.py; memory bounded by the chunk). No CMVN: the model's SSL
   front end normalises each frame of each layer itself (model/ssl_frontend.py),
-  so prediction from raw audio needs no corpus statistics.
+  so prediction from raw audio needs no corpus statistics;
+* on the fine-tuning route (`ssl.finetune` other than "frozen") a record holds the 16 kHz waveform itself
+  (`waveform` [N] int16, `num_frames` = N samples): the encoder trains inside the model, so nothing of it is
+  stored, and one waveform dataset serves every encoder and switch.
 
 Label options, the raw-data root, the synth parameters and (SSL route only)
 the features' identity (encoder weights hash, layers, dtype) change the
@@ -57,7 +60,7 @@ from speecheq_jax.errors import DataError
 from speecheq_jax.features import logmel
 from speecheq_jax.frames import LOGMEL, FeatureLayout
 from speecheq_jax.heads import HEAD_NAMES, head_specs
-from speecheq_jax.ssl.route import SSLFeatures
+from speecheq_jax.ssl.route import WAVEFORM_DTYPE, WAVEFORM_SCALE, SSLFeatures
 from speecheq_jax.utterance import Utterance
 
 VERSION = tfds.core.Version("1.0.0")
@@ -117,7 +120,7 @@ class CorpusConfig(tfds.core.BuilderConfig):
         if extra:
             self.params["extra_labels"] = extra
         if features is not None:
-            self.params["features"] = {"route": "ssl", **features}
+            self.params["features"] = {"route": "ssl", **features}  # the waveform route's identity names its own
         digest = hashlib.sha1(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
         super().__init__(name=f"c{digest}", version=VERSION, description=json.dumps(self.params, sort_keys=True))
 
@@ -158,6 +161,8 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _info(self) -> tfds.core.DatasetInfo:
         if self.ssl is None:
             what, features = "log-mel (80 bins, 10 ms)", example_features()
+        elif self.ssl.fine_tuned:
+            what, features = "16 kHz waveforms", example_features(self.ssl.layout, WAVEFORM_DTYPE)
         else:
             what = f"SSL hidden states {list(self.ssl.layers)} of encoder sha256 {self.ssl.weights_sha256[:12]} (20 ms)"
             features = example_features(self.ssl.layout, self.ssl.dtype)
@@ -225,6 +230,11 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                 yield from featurize_chunk(utterances[start : start + AUDIO_CHUNK], phoneme_ids)
             return
         key = self.ssl.layout.route.key
+        if self.ssl.fine_tuned:
+            for utt in utterances:
+                samples = logmel.read_audio(utt.audio_path)
+                yield _example(utt, key, waveform_int16(samples), phoneme_ids), samples
+            return
         for utt, states in zip(utterances, self._ssl_states(utterances)):
             yield _example(utt, key, states, phoneme_ids), states
 
@@ -286,6 +296,11 @@ def featurize_chunk(chunk: Sequence[Utterance], phoneme_ids: dict[str, int]) -> 
     mels = logmel.log_mel_many([logmel.read_audio(u.audio_path) for u in chunk])
     for utt, mel in zip(chunk, mels):
         yield _example(utt, "logmel", mel.astype(np.float16), phoneme_ids), mel
+
+
+def waveform_int16(samples: np.ndarray) -> np.ndarray:
+    """float32 [N] in [-1, 1] -> int16 [N] (x 32768, rounded, clipped): the fine-tuning route's stored waveform."""
+    return np.clip(np.round(samples * WAVEFORM_SCALE), -WAVEFORM_SCALE, WAVEFORM_SCALE - 1).astype(np.int16)
 
 
 def table_row(example: dict[str, Any]) -> dict[str, Any]:

@@ -30,16 +30,17 @@ from typing import Any
 
 import jax
 
-from speecheq_jax.run_config import ConfigError
+from speecheq_jax.errors import ConfigError
 from speecheq_jax.ssl.config import EncoderConfig
 from speecheq_jax.ssl.encoder import EncoderOutput, SSLEncoder
-from speecheq_jax.train.optimizer import FROZEN
 
 SWITCHES = ("frozen", "top:N", "all", "all+cnn")
 CNN = "feature_extractor"
 EMBEDDING = ("feature_projection", "encoder.pos_conv_embed", "encoder.position_bias")
 """Parameter path prefixes below the layers (the conv stack apart); post-LN models add encoder.layer_norm."""
 LAYERS = "encoder.layers"
+FROZEN = -1
+"""A `trained_rows` leaf value: the parameter is not trained (train/optimizer.py `train_only` reads it)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from speecheq_jax.run_config import ConfigError
+from speecheq_jax.errors import ConfigError
 from speecheq_jax.train import multitask_loss
 
 Batch = dict[str, jax.Array]

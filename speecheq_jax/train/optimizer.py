@@ -22,9 +22,9 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from speecheq_jax.ssl.finetune import FROZEN
+
 DECAYED_NAME = "kernel"
-FROZEN = -1
-"""A `trained_rows` leaf value: the parameter is not trained."""
 
 
 def _leaf_name(path: Sequence[Any]) -> str | None:

@@ -14,6 +14,7 @@ practice). A resumed run restores into the abstract state and never calls
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -21,11 +22,20 @@ import ml_collections
 from flax import nnx
 from jax.sharding import Mesh
 
+from speecheq_jax.frames import WAVEFORM_ROUTE
 from speecheq_jax.heads import head_names
-from speecheq_jax.model.speecheq import SpeechEQ
-from speecheq_jax.ssl.route import layout_of
+from speecheq_jax.model.speecheq import ModelOutput, SpeechEQ
+from speecheq_jax.model.waveform_model import WaveformSpeechEQ
+from speecheq_jax.ssl.encoder import SSLEncoder
+from speecheq_jax.ssl.extract import wants_normalize
+from speecheq_jax.ssl.loader import load_encoder
+from speecheq_jax.ssl.route import layout_of, ssl_features
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.optimizer import make_optimizer
+
+
+ENCODER_PATH = ("model", "encoder")
+"""Where the fine-tuning route's SSL encoder sits in `Trainable` (WaveformSpeechEQ.encoder)."""
 
 
 class TaskLogVars(nnx.Module):
@@ -40,13 +50,31 @@ class TaskLogVars(nnx.Module):
 
 
 class Trainable(nnx.Module):
-    """Model plus the optional task log-variances: everything the optimizer updates."""
+    """Model plus the optional task log-variances: everything the optimizer updates.
+
+    On the fine-tuning route (`config.data.ssl.finetune` not "frozen") the model is `WaveformSpeechEQ`: the SSL
+    encoder (at `model.encoder`, its weights loaded by `init_train_state`) under the SpeechEQ of its states.
+    """
 
     def __init__(self, config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int, rngs: nnx.Rngs):
-        self.model = SpeechEQ(config.model, num_phonemes=num_phonemes, num_categories=num_categories, rngs=rngs,
-                              layout=layout_of(config.data))
+        features = ssl_features(config.data)
+        fine_tuned = features is not None and features.fine_tuned
+        model = SpeechEQ(config.model, num_phonemes=num_phonemes, num_categories=num_categories, rngs=rngs,
+                         layout=features.states_layout if fine_tuned else layout_of(config.data))
+        if fine_tuned:
+            model = WaveformSpeechEQ(SSLEncoder(features.encoder, rngs=rngs), model, layers=features.layers,
+                                     stored_dtype=None, normalize=wants_normalize(features.checkpoint),
+                                     finetuning=features.finetuning)
+        self.model = model
         tasks = enabled_tasks(config)
         self.log_vars = TaskLogVars(tasks) if config.tasks.weighting == "uncertainty" else None
+
+
+def model_output(model: SpeechEQ | WaveformSpeechEQ, batch: dict[str, jax.Array]) -> ModelOutput:
+    """A Trainable's model on a Batch (the fine-tuning route's: waveform [B,N], frame_mask [B,N] of samples)."""
+    if isinstance(model, WaveformSpeechEQ):
+        return model(batch[WAVEFORM_ROUTE.key], batch["frame_mask"])
+    return model(batch)
 
 
 def enabled_tasks(config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -82,7 +110,10 @@ class TrainState:
 def _build(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int
            ) -> tuple[Trainable, nnx.Optimizer]:
     trainable = Trainable(config, num_phonemes, num_categories, nnx.Rngs(params=config.seed, dropout=config.seed + 1))
-    optimizer = nnx.Optimizer(trainable, make_optimizer(config), wrt=nnx.Param)
+    features = ssl_features(config.data)
+    trained_rows = features.finetuning.trained_rows(ENCODER_PATH) if features is not None and features.fine_tuned \
+        else None
+    optimizer = nnx.Optimizer(trainable, make_optimizer(config, trained_rows), wrt=nnx.Param)
     return trainable, optimizer
 
 
@@ -106,8 +137,27 @@ def abstract_train_state(config: ml_collections.ConfigDict, num_phonemes: int, n
 def init_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,
                      abstract: TrainState) -> nnx.State:
     """A fresh run's parameters and optimizer state, born with `abstract`'s shardings (arrays only)."""
-    return jax.jit(lambda: nnx.state(_build(config, num_phonemes, num_categories)),
-                   out_shardings=abstract.shardings)()
+    state = jax.jit(lambda: nnx.state(_build(config, num_phonemes, num_categories)),
+                    out_shardings=abstract.shardings)()
+    features = ssl_features(config.data)
+    if features is not None and features.fine_tuned:
+        _load_encoder_weights(state, abstract.shardings, features.checkpoint)
+    return state
+
+
+def _load_encoder_weights(state: nnx.State, shardings: nnx.State, checkpoint: Path) -> None:
+    """Replaces the (randomly initialised) encoder of a fresh fine-tuning state with `checkpoint`'s weights, placed
+    by the state's own shardings (the encoder's Adam moments start at zero whatever its values)."""
+    encoder, _ = load_encoder(checkpoint)
+    trainable, sharding = state[0], shardings[0]
+    for name in ENCODER_PATH:
+        trainable, sharding = trainable[name], sharding[name]
+    loaded = nnx.state(encoder)
+    for path, value in nnx.to_flat_state(loaded):
+        target, place = trainable, sharding
+        for key in path[:-1]:
+            target, place = target[key], place[key]
+        target[path[-1]].set_value(jax.device_put(value.get_value(), place[path[-1]].get_value()))
 
 
 def create_train_state(config: ml_collections.ConfigDict, num_phonemes: int, num_categories: int,

@@ -1,6 +1,7 @@
 """The SSL feature route: preparation stores what the encoder computes, beside an untouched log-mel dataset; a tiny
-run trains, evaluates, predicts from a wav file (encoder inside) and exports ONNX that agrees with JAX; bad route
-settings are one line naming their key."""
+run trains, evaluates, predicts from a wav file (encoder inside) and exports ONNX that agrees with JAX; fine-tuning
+(top:1 on waveforms) trains, checkpoints, resumes, evaluates and predicts with its own encoder, frozen weights
+untouched; bad route settings are one line naming their key."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from flax import nnx
 
 from speecheq_jax import model_card
 from speecheq_jax import predict as onnx_predict
@@ -24,7 +27,9 @@ from speecheq_jax.run_config import ConfigError
 from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.prep import prepare as prepare_lib
 from speecheq_jax.ssl.extract import Extractor
+from speecheq_jax.ssl.loader import load_encoder
 from speecheq_jax.ssl.route import ssl_features
+from speecheq_jax.train.optimizer import FROZEN
 from tests.test_configs import load_config_module
 from tests.tiny_run import shrink
 
@@ -108,11 +113,53 @@ def test_a_tiny_run_trains_evaluates_predicts_and_exports_on_ssl_states(ssl_conf
         waveform_model(other)
 
 
+def test_fine_tuning_top1_trains_resumes_evaluates_and_predicts_with_its_own_encoder(ssl_config, tmp_path):
+    config = ml_collections.ConfigDict(ssl_config.to_dict())
+    config.data.ssl.finetune = "top:1"
+    config.data.buckets = (384,)  # 7.68 s: one batch shape to compile
+    config.train.num_steps = 2
+    workdir = tmp_path / "finetune"
+    train_lib.train_and_evaluate(config, workdir)
+    config.train.num_steps = 4  # resumes from step 2
+    metrics = train_lib.train_and_evaluate(config, workdir)
+    assert metrics["test"]["overall"]["n"] > 0
+    assert sorted(int(p.name) for p in workdir.glob("checkpoints/*") if p.name.isdigit())[-1] == 4
+
+    features = ssl_features(config.data)
+    card = model_card.read_card(workdir)
+    assert card["features"]["route"] == "waveform" and card["features"]["finetune"] == "top:1"
+    assert card["features"]["weights_sha256"] == features.weights_sha256 and card["buckets"] == [384 * 320]
+    prepared = prepare_lib.prepare("seqd_synth", config.data.data_dir, synth=SYNTH, progress=False, ssl=features)
+    record = tfds.builder_from_directory(str(prepared.path)).as_data_source()[next(iter(prepared.split_sizes))][0]
+    assert record["waveform"].dtype == np.int16 and record["num_frames"] == len(record["waveform"])
+
+    restored = evaluate_lib.restore_for_eval(config, workdir, "latest")
+    tuned = nnx.to_flat_state(nnx.state(waveform_model(restored).encoder, nnx.Param))
+    base = dict(nnx.to_flat_state(nnx.state(load_encoder(features.checkpoint)[0], nnx.Param)))
+    finetuning = features.finetuning
+    kinds = set()
+    for path, value in tuned:
+        row = finetuning.first_trained_row(".".join(map(str, path)))
+        ours, theirs = np.asarray(value[...]), np.asarray(base[path][...])
+        frozen = ours if row == FROZEN else ours[:row]
+        np.testing.assert_array_equal(frozen, theirs if row == FROZEN else theirs[:row])
+        if row != FROZEN:
+            assert not np.array_equal(ours[row:], theirs[row:]), path
+        kinds.add("frozen" if row == FROZEN else "trained" if row == 0 else "partly")
+    assert kinds == {"frozen", "partly"}  # post-LN wav2vec 2.0: nothing above the layers (row 0) to train
+
+    wav = next((Path(config.data.data_dir) / "downloads").rglob("*.wav"))
+    (prediction,) = predict_lib.predict(config, workdir, [wav], checkpoint="latest")
+    assert "error" not in prediction and prediction["segments"]
+
+
 @pytest.mark.parametrize("ssl, key", [
     ({"checkpoint": None}, "config.data.ssl.checkpoint"),
     ({"checkpoint": "/no/such/dir"}, "config.data.ssl.checkpoint"),
     ({"layers": (0, 7)}, "config.data.ssl.layers"),
     ({"dtype": "bfloat16"}, "config.data.ssl.dtype"),
+    ({"finetune": "top:3"}, "config.data.ssl.finetune"),
+    ({"finetune": "some"}, "config.data.ssl.finetune"),
 ])
 def test_bad_route_settings_name_their_key(ssl_config, ssl, key):
     ssl_features(ssl_config.data)  # writes the random checkpoint the other settings are checked against
