@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import jax
 import ml_collections
 import pytest
 
@@ -22,15 +22,6 @@ from tests.train.test_preemption import OVERRIDES
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).parents[2]
 STEPS = 8
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """Every fold compiles the same shapes: the persistent cache serves folds 2.. (as it does under main)."""
-    before = jax.config.jax_compilation_cache_dir
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla")))
-    yield
-    jax.config.update("jax_compilation_cache_dir", before)
 
 
 def _tiny(config: ml_collections.ConfigDict, data_dir: Path) -> ml_collections.ConfigDict:
@@ -78,7 +69,7 @@ def _launch(workdir: Path, data_dir: Path, *args: str) -> subprocess.Popen:
                "--config.train.eval_every=4", "--config.train.checkpoint_every=2", *args]
     env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO),
            "PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin:/usr/local/bin",
-           "JAX_COMPILATION_CACHE_DIR": str(workdir.parent / "xla")}
+           "JAX_COMPILATION_CACHE_DIR": os.environ.get("JAX_COMPILATION_CACHE_DIR", "")}
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
