@@ -48,9 +48,6 @@ REPO = Path(__file__).parents[1]
 PACKAGE = REPO / "speecheq_jax"
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
-# Written on other branches at the same time as these docs (scale-out, cross-validation protocols,
-# predicting recordings); they exist once everything is merged. TODO(lead): remove this constant
-# and its uses below (two checks and the self-test's `[soon]` link) after merging those branches.
 # Files the how-tos tell the reader to create (examples, not part of the repository).
 HOWTO_NEW_FILES = frozenset({"speecheq_jax/corpora/emodb.py", "speecheq_jax/heads/valence.py", "configs/emodb.py"})
 # First names of other libraries' symbols: not checked.
@@ -313,7 +310,7 @@ def test_the_rules_catch_the_drift_of_issue_18():
         "`frames.NUM_MELS`, `frames.SUBSAMPLING`, `speecheq_jax/input/batch.py`, `input/batch.py`, "
         "`heads.contract.HeadSpec`, `HeadSpec.label_mask`, `corpora.protocols.make_folds`, `model.remat`, "
         "`config.data.strict`, `jax.nn.dot_product_attention`, `metrics.json`, `runs/demo/report.md`, "
-        "[benchmarks](benchmarks.md), [soon](howto/scale-out.md)\n"
+        "[benchmarks](benchmarks.md), [scale-out](howto/scale-out.md)\n"
         "```bash\npython -m speecheq_jax.prep.prepare --corpus x\npython bench/soak.py --workdir W\n```\n"
         "```python\nfrom speecheq_jax.corpora import protocols\nfrom speecheq_jax.heads.contract import HeadSpec\n```\n"
     )
