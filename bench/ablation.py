@@ -16,8 +16,8 @@ Every arm x seed is the cross-validation job itself (`python -m speecheq_jax.mai
 speaker is a test speaker exactly once; in each fold the checkpoint is chosen on
 validation UA and scored once on that fold's held-out TEST speakers. One record per
 arm x seed x fold. Writes to --out:
-  ablation.json   every record: arm, seed, fold, wall seconds (of the arm x seed job), all overall
-                  test metrics of the fold
+  ablation.json   every record: arm, seed, fold, wall seconds and commit (of the arm x seed job), all
+                  overall test metrics of the fold; runs of arms or seeds another invocation ran are kept
   ablation.md     mean +- std per arm over fold x seed; paired differences (UA, macro-F1)
                   against "category" per (fold, seed) pair, with a bootstrap 95% interval over pairs
   ablation.png    per-arm means with every fold x seed value
@@ -93,10 +93,30 @@ def fold_metrics(workdir: Path, folds: list[str]) -> dict[str, dict[str, float]]
                    if isinstance(v, (int, float)) and not isinstance(v, bool)} for fold in wanted}
 
 
-def fold_records(arm: str, seed: int, wall_s: float, workdir: str, metrics: dict[str, dict[str, float]]) -> list[dict]:
-    """One record per fold of an arm x seed job: the unit `compare` pairs on with (fold, seed)."""
-    return [{"arm": arm, "seed": seed, "fold": fold, "wall_s": round(wall_s, 1), "workdir": workdir,
-             "metrics": values} for fold, values in metrics.items()]
+def fold_records(arm: str, seed: int, job: dict, workdir: str, metrics: dict[str, dict[str, float]]) -> list[dict]:
+    """One record per fold of an arm x seed job (`job`: its wall_s and commit): the unit `compare` pairs on with
+    (fold, seed)."""
+    return [{"arm": arm, "seed": seed, "fold": fold, "wall_s": round(job["wall_s"], 1), "commit": job["commit"],
+             "workdir": workdir, "metrics": values} for fold, values in metrics.items()]
+
+
+def code_commit() -> str:
+    """HEAD's short hash, with '+changes' when the package or the configs differ from it: what a job ran."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + (
+        "+changes" if git("status", "--porcelain", "--", "speecheq_jax", "configs") else "")
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Writes `record`, keeping the file's runs of other arm x seed jobs (another invocation's arms or seeds);
+    its arms and seeds are those of all the runs it then holds."""
+    done = {(r["arm"], r["seed"]) for r in record["runs"]}
+    on_file = json.loads(path.read_text())["runs"] if path.exists() else []
+    runs = [r for r in on_file if (r["arm"], r["seed"]) not in done] + record["runs"]
+    arms = {arm: list(ARMS[arm]) for arm in ARMS if any(r["arm"] == arm for r in runs)}
+    seeds = sorted({r["seed"] for r in runs})
+    path.write_text(json.dumps({**record, "arms": arms, "seeds": seeds, "runs": runs}, indent=1) + "\n")
 
 
 def train(args: argparse.Namespace, arm: str, seed: int, workdir: Path) -> float:
@@ -143,7 +163,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "ablation.json"
     previous = json.loads(record_path.read_text())["runs"] if record_path.exists() else []
-    wall = {(r["arm"], r["seed"]): r["wall_s"] for r in previous}  # per arm x seed job
+    jobs = {(r["arm"], r["seed"]): {"wall_s": r["wall_s"], "commit": r.get("commit", "not recorded")}
+            for r in previous}  # per arm x seed job
     plan = [(arm, seed) for seed in args.seeds for arm in args.arms]
     runs, started, trained = [], time.perf_counter(), 0
     for i, (arm, seed) in enumerate(plan, 1):
@@ -153,25 +174,24 @@ def main() -> None:
             left = len(plan) - i + 1
             eta = "" if not trained else f", about {(time.perf_counter() - started) / trained * left / 60:.0f} min left"
             print(f"[ablation] job {i}/{len(plan)}: {arm}, seed {seed}{eta}", file=sys.stderr, flush=True)
-            wall[(arm, seed)] = train(args, arm, seed, workdir)
+            jobs[(arm, seed)] = {"commit": code_commit(), "wall_s": train(args, arm, seed, workdir)}
             trained += 1
             metrics = fold_metrics(workdir, args.folds)
             if metrics is None:
                 sys.exit(f"ablation: {arm} seed {seed} did not finish its folds; see {workdir / 'main.log'}")
             uas = ", ".join(f"{fold} {m.get('category/ua', float('nan')):.3f}" for fold, m in metrics.items())
-            print(f"[ablation]   UA {uas} in {wall[(arm, seed)]:.0f} s", file=sys.stderr, flush=True)
-        runs += fold_records(arm, seed, wall.get((arm, seed), float("nan")), str(workdir.relative_to(out)), metrics)
-        record = {"config": args.config, "arms": {a: list(ARMS[a]) for a in args.arms}, "seeds": args.seeds,
-                  "folds": args.folds or "all", "machine": machine(), "date": time.strftime("%Y-%m-%d"),
-                  "split": "test", "runs": runs}
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
+            print(f"[ablation]   UA {uas} in {jobs[(arm, seed)]['wall_s']:.0f} s", file=sys.stderr, flush=True)
+        job = jobs.get((arm, seed), {"wall_s": float("nan"), "commit": "not recorded"})
+        runs += fold_records(arm, seed, job, str(workdir.relative_to(out)), metrics)
+        write_record(record_path, {"config": args.config, "folds": args.folds or "all", "machine": machine(),
+                                   "date": time.strftime("%Y-%m-%d"), "split": "test", "runs": runs})
     table = compare.markdown_table(comparable(runs), TABLE_METRICS, reference=REFERENCE, paired_on=PAIRED_ON)
     total = sum({(r["arm"], r["seed"]): r["wall_s"] for r in runs}.values())
     folds = sorted({r["fold"] for r in runs})
     header = (f"# Multitask ablation: {args.config}, {len(args.arms)} arms x {len(folds)} folds x {len(args.seeds)} "
               f"seeds, every fold's held-out test speakers\n\nMachine: {machine()}; {len(runs)} fold runs, "
               f"{total / 60:.0f} min of crossval jobs (each fold the full main job: compile, train, validate, "
-              "test).\n\n")
+              f"test); code at {', '.join(sorted({r['commit'] for r in runs}))}.\n\n")
     (out / "ablation.md").write_text(header + table)
     compare.plot_arms(runs, [("category/ua", "test UA"), ("category/macro_f1", "test macro-F1")], str(out / "ablation.png"))
     print(header + table)

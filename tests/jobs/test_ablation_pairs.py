@@ -25,7 +25,8 @@ def _runs(tmp_path) -> list[dict]:
             workdir.mkdir(parents=True)
             (workdir / "crossval.json").write_text(json.dumps(
                 {"folds": folds, "folds_finished": sorted(folds), "folds_missing": []}))
-            runs += ablation.fold_records(arm, seed, 1.0, str(workdir), ablation.fold_metrics(workdir, []))
+            runs += ablation.fold_records(arm, seed, {"wall_s": 1.0, "commit": "abc1234"}, str(workdir),
+                                          ablation.fold_metrics(workdir, []))
     return runs
 
 
@@ -52,3 +53,17 @@ def test_an_unfinished_fold_means_the_job_is_rerun(tmp_path):
         {"folds": {"fold1": {"category/ua": 0.5}}, "folds_finished": ["fold1"], "folds_missing": ["fold2"]}))
     assert ablation.fold_metrics(tmp_path, []) is None
     assert ablation.fold_metrics(tmp_path, ["fold1"]) == {"fold1": {"category/ua": 0.5}}
+
+
+def test_a_record_keeps_the_runs_another_invocation_wrote(tmp_path):
+    runs = _runs(tmp_path)
+    path = tmp_path / "ablation.json"
+    ablation.write_record(path, {"config": "c", "runs": [r for r in runs if r["arm"] == "category"]})
+    ablation.write_record(path, {"config": "c", "runs": [r for r in runs if r["arm"] == "+x" and r["seed"] == 1]})
+    rewritten = [{**r, "wall_s": 2.0} for r in runs if r["arm"] == "category" and r["seed"] == 0]
+    ablation.write_record(path, {"config": "c", "runs": rewritten})
+    record = json.loads(path.read_text())
+    assert sorted((r["arm"], r["seed"], r["fold"], r["wall_s"]) for r in record["runs"]) == [
+        ("+x", 1, "fold1", 1.0), ("+x", 1, "fold2", 1.0), ("category", 0, "fold1", 2.0),
+        ("category", 0, "fold2", 2.0), ("category", 1, "fold1", 1.0), ("category", 1, "fold2", 1.0)]
+    assert set(record["arms"]) == {"category"} and record["seeds"] == [0, 1]  # "+x" is no arm of ARMS
