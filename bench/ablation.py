@@ -21,6 +21,8 @@ arm x seed x fold. Writes to --out:
   ablation.md     mean +- std per arm over fold x seed; paired differences (UA, macro-F1)
                   against "category" per (fold, seed) pair, with a bootstrap 95% interval over pairs
   ablation.png    per-arm means with every fold x seed value
+The table and plot cover every run in --out, so arms run by separate invocations (one per
+machine, or side by side) end up in one table.
 
 Resumable: a fold whose test predictions exist is not run again (crossval skips it), so the
 same command after an interruption finishes the rest. Progress (job i of n, elapsed,
@@ -185,13 +187,18 @@ def main() -> None:
         runs += fold_records(arm, seed, job, str(workdir.relative_to(out)), metrics)
         write_record(record_path, {"config": args.config, "folds": args.folds or "all", "machine": machine(),
                                    "date": time.strftime("%Y-%m-%d"), "split": "test", "runs": runs})
+    # The table and plot: every run in --out so far (this invocation's and any other's), in ARMS order.
+    order = list(ARMS)
+    runs = sorted(json.loads(record_path.read_text())["runs"] if record_path.exists() else [],
+                  key=lambda r: (order.index(r["arm"]), r["seed"], r["fold"]))
     table = compare.markdown_table(comparable(runs), TABLE_METRICS, reference=REFERENCE, paired_on=PAIRED_ON)
     total = sum({(r["arm"], r["seed"]): r["wall_s"] for r in runs}.values())
     folds = sorted({r["fold"] for r in runs})
-    header = (f"# Multitask ablation: {args.config}, {len(args.arms)} arms x {len(folds)} folds x {len(args.seeds)} "
+    arms, seeds = sorted({r["arm"] for r in runs}, key=order.index), sorted({r["seed"] for r in runs})
+    header = (f"# Multitask ablation: {args.config}, {len(arms)} arms x {len(folds)} folds x {len(seeds)} "
               f"seeds, every fold's held-out test speakers\n\nMachine: {machine()}; {len(runs)} fold runs, "
               f"{total / 60:.0f} min of crossval jobs (each fold the full main job: compile, train, validate, "
-              f"test); code at {', '.join(sorted({r['commit'] for r in runs}))}.\n\n")
+              f"test); code at {', '.join(sorted({r.get('commit', 'not recorded') for r in runs}))}.\n\n")
     (out / "ablation.md").write_text(header + table)
     compare.plot_arms(runs, [("category/ua", "test UA"), ("category/macro_f1", "test macro-F1")], str(out / "ablation.png"))
     print(header + table)

@@ -104,7 +104,8 @@ def markdown_table(runs: Sequence[dict[str, Any]], metrics: Sequence[tuple[str, 
     Args:
       metrics: (metric key, column title) pairs for the first table; an arm
         without a metric (e.g. PER when it has no phoneme head) shows "-".
-      paired_on: metric keys compared pairwise against `reference`.
+      paired_on: metric keys compared pairwise against `reference`; without runs of `reference`
+        the second table is replaced by one line saying so.
     """
     columns = {key: by_arm(runs, key) for key, _ in metrics}
     arms = list(by_arm(runs, metrics[0][0]))
@@ -117,6 +118,8 @@ def markdown_table(runs: Sequence[dict[str, Any]], metrics: Sequence[tuple[str, 
                  for key, _ in metrics]
         rows.append([arm, str(len({pair_of(r) for r in runs if r["arm"] == arm})), *cells])
     lines = markdown.table(["arm", count_title, *(title for _, title in metrics)], rows)
+    if reference not in arms:
+        return "\n".join([*lines, "", f"No paired differences: the reference arm `{reference}` has no runs."]) + "\n"
     lines += ["", f"Paired difference against `{reference}` (same {over[:-1]}; mean over {len(pairs)} {over}, "
               f"bootstrap 95% interval over {over}; per-pair differences in brackets):", ""]
     diffs = {key: {d.arm: d for d in paired_differences(runs, key, reference)} for key in paired_on}

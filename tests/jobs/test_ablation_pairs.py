@@ -46,6 +46,10 @@ def test_table_counts_fold_x_seed_pairs(tmp_path):
     assert any(line.startswith("| +x | +0.020 [") and line.endswith("(+0.050, -0.010, +0.000, +0.040) |")
                for line in lines)
     assert any("mean over 5 (fold, seed) pairs" in line for line in lines)
+    without_reference = compare.markdown_table([r for r in _runs(tmp_path / "x") if r["arm"] == "+x"],
+                                               [("category/ua", "UA")], reference="category",
+                                               paired_on=["category/ua"]).splitlines()
+    assert without_reference[-1] == "No paired differences: the reference arm `category` has no runs."
 
 
 def test_an_unfinished_fold_means_the_job_is_rerun(tmp_path):
