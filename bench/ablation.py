@@ -118,7 +118,9 @@ def write_record(path: Path, record: dict) -> None:
     runs = [r for r in on_file if (r["arm"], r["seed"]) not in done] + record["runs"]
     arms = {arm: list(ARMS[arm]) for arm in ARMS if any(r["arm"] == arm for r in runs)}
     seeds = sorted({r["seed"] for r in runs})
-    path.write_text(json.dumps({**record, "arms": arms, "seeds": seeds, "runs": runs}, indent=1) + "\n")
+    head = {key: value for key, value in record.items() if key not in ("config", "runs")}
+    path.write_text(json.dumps({"config": record["config"], "arms": arms, "seeds": seeds, **head, "runs": runs},
+                               indent=1) + "\n")
 
 
 def train(args: argparse.Namespace, arm: str, seed: int, workdir: Path) -> float:
