@@ -10,9 +10,10 @@ Data and model both import it from here, so neither imports the other.
 Three routes (`ROUTES`) bring features to the conformer: log-mel (the default, above), the stored
 hidden states of a self-supervised speech encoder (`SSL_ROUTE`: K kept layers of D dims every
 20 ms, one stride-2 front end to the same 40 ms encoder frame) and, to fine-tune that encoder, the
-16 kHz waveform itself (`WAVEFORM_ROUTE`: a "frame" is one sample; the encoder inside the model). A route names its Batch key and its
-subsampling; `FeatureLayout` adds the per-frame feature shape. A Batch says its route by its key
-(`route_of`), so the CTC length rules (`encoder_frames`) follow the batch they are applied to.
+16 kHz waveform itself (`WAVEFORM_ROUTE`: a "frame" is one sample; the encoder inside the model).
+A route names its Batch key and its subsampling; `FeatureLayout` adds the per-frame feature shape. A Batch
+says its route by its key (`route_of`), so the CTC length rules (`Route.encoder_frames`) follow the batch they
+are applied to, and so does the label check when an example is read (`RunTables.route`).
 
 Shortest usable audio: MIN_ENCODER_FRAMES = 5 encoder frames (200 ms of
 context) need 4 * (5 - 1) + 1 = 17 log-mel frames = 1 + n // 160 with

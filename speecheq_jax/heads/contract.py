@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from speecheq_jax import labels
-from speecheq_jax.frames import SUBSAMPLING
+from speecheq_jax.frames import LOGMEL_ROUTE, Route
 from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.ctc_decode import ctc_greedy_decode
 from speecheq_jax.utterance import Utterance
@@ -106,14 +106,14 @@ class RunTables:
 
     category: int32 [len(labels.CATEGORIES)] taxonomy id -> id in the run's label set, or MISSING
       where the run drops the category; phoneme: int32 [1 + corpus vocabulary] stored token id ->
-      run phoneme id (index 0 unused); frames: the example's input frames (what CTC aligns over);
-      subsampling: input frames per encoder frame on the run's feature route (`frames.Route`).
+      run phoneme id (index 0 unused); frames: the example's input frames; route: the run's feature
+      route (`frames.Route`), whose `encoder_frames(frames)` are what CTC aligns over.
     """
 
     category: np.ndarray
     phoneme: np.ndarray
     frames: int
-    subsampling: int = SUBSAMPLING
+    route: Route = LOGMEL_ROUTE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,16 +19,15 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from speecheq_jax.frames import SUBSAMPLING, encoder_frames
 from speecheq_jax.heads import masked_losses
 from speecheq_jax.heads.contract import Column, HeadSpec, Kind, LabelPath, MetricGroup, RunTables
 from speecheq_jax.heads.ctc_decode import edit_distance
 from speecheq_jax.utterance import Utterance
 
 
-def ctc_alignable(phonemes: np.ndarray, num_frames: int, subsampling: int = SUBSAMPLING) -> bool:
-    """Whether a CTC path for `phonemes` [L] exists in the encoder frames of `num_frames` input frames
-    (`subsampling` input frames per encoder frame: the feature route's).
+def ctc_alignable(phonemes: np.ndarray, num_encoder_frames: int) -> bool:
+    """Whether a CTC path for `phonemes` [L] exists in `num_encoder_frames` encoder frames (the feature route's
+    `Route.encoder_frames` of the input frames).
 
     CTC emits one frame per token plus a blank between two equal adjacent tokens, so it needs
     L + (number of adjacent repeats) frames. An empty sequence is no target at all (False). The
@@ -36,7 +35,7 @@ def ctc_alignable(phonemes: np.ndarray, num_frames: int, subsampling: int = SUBS
     """
     phonemes = np.asarray(phonemes)
     repeats = int(np.sum(phonemes[1:] == phonemes[:-1]))
-    return 0 < phonemes.size and phonemes.size + repeats <= int(encoder_frames(num_frames, subsampling))
+    return 0 < phonemes.size and phonemes.size + repeats <= num_encoder_frames
 
 
 def _stored(utterance: Utterance, phoneme_ids: dict[str, int]) -> np.ndarray:
@@ -45,13 +44,14 @@ def _stored(utterance: Utterance, phoneme_ids: dict[str, int]) -> np.ndarray:
 
 def _to_run(stored: np.ndarray, tables: RunTables) -> tuple[np.ndarray, str | None]:
     ids = tables.phoneme[np.asarray(stored)]
-    if ctc_alignable(ids, tables.frames, tables.subsampling):
+    available = int(tables.route.encoder_frames(tables.frames))
+    if ctc_alignable(ids, available):
         return ids, None
     if not len(ids):
         return ids, None
     repeats = int(np.sum(ids[1:] == ids[:-1]))
     return ids[:0], (f"{len(ids)} phonemes ({repeats} adjacent repeats) cannot be aligned in "
-                     f"{int(encoder_frames(tables.frames, tables.subsampling))} encoder frames")
+                     f"{available} encoder frames")
 
 
 def _metrics(references: list[np.ndarray], hypotheses: list[np.ndarray], group: MetricGroup) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from speecheq_jax.frames import SUBSAMPLING, encoder_frames
+from speecheq_jax.frames import LOGMEL_ROUTE, Route
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +75,19 @@ def split_entries(units_by_corpus: Sequence[Mapping[str, Mapping[str, Sequence[i
 
 
 def report_too_many_phonemes(entries: Entries, corpus_names: Sequence[str], split: str,
-                             subsampling: int = SUBSAMPLING) -> None:
+                             route: Route = LOGMEL_ROUTE) -> None:
     """Logs, per corpus, the phoneme labels longer than their encoder frames (known from metadata alone).
 
     They are masked when read, together with the rarer ones that only their
     adjacent repeats make unalignable (logged one by one).
     """
-    too_long = entries.phonemes > encoder_frames(entries.frames, subsampling)
+    too_long = entries.phonemes > route.encoder_frames(entries.frames)
     for corpus_id, name in enumerate(corpus_names):
         count = int(np.sum(too_long & (entries.corpus == corpus_id)))
         if count:
-            log.warning("%s %s: %d of %d examples have more phonemes than encoder frames (ceil(frames / %d)): "
+            log.warning("%s %s: %d of %d examples have more phonemes than encoder frames (%s route): "
                         "CTC cannot align them, their phoneme labels are masked", name, split, count,
-                        int(np.sum(entries.corpus == corpus_id)), subsampling)
+                        int(np.sum(entries.corpus == corpus_id)), route.name)
 
 
 def drop_longer_than(entries: Entries, largest: int, corpus_names: Sequence[str]) -> Entries:

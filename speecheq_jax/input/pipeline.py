@@ -138,7 +138,7 @@ def make_train_iterator(config: ml_collections.ConfigDict, mesh: Mesh | None, *,
     process_index, process_count = _process(process_index, process_count)
     sources = open_sources(config)
     entries = entries_lib.split_entries(sources.units("train"))
-    entries_lib.report_too_many_phonemes(entries, sources.names, "train", sources.layout.route.subsampling)
+    entries_lib.report_too_many_phonemes(entries, sources.names, "train", sources.layout.route)
     entries = entries_lib.drop_longer_than(entries, max(bucket_sizes(config)), sources.names)
     stream = _example_stream(entries, [c["weight"] for c in config.corpora], sources.names, config.seed)
     window = max(config.shuffle_window // config.batch_size, 1) * config.batch_size
@@ -168,7 +168,7 @@ def make_eval_iterator(config: ml_collections.ConfigDict, split: str, mesh: Mesh
     process_index, process_count = _process(process_index, process_count)
     sources = open_sources(config)
     entries = entries_lib.split_entries(sources.units(split))
-    entries_lib.report_too_many_phonemes(entries, sources.names, split, sources.layout.route.subsampling)
+    entries_lib.report_too_many_phonemes(entries, sources.names, split, sources.layout.route)
     table = [_table_row(sources, *entries.locate(position)) for position in range(len(entries))]
     plans = buckets.eval_plan(entries.frames, config.batch_size, bucket_sizes(config))
     read = _BatchReader(sources, entries, config.batch_size, process_index, process_count, None, config.seed)

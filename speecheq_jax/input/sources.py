@@ -88,8 +88,8 @@ class CorpusSource:
         A label the run cannot use (e.g. a phoneme sequence CTC cannot align) is masked and logged once.
         """
         record = self.read(unit, index)
-        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table, frames=int(record["num_frames"]) - self.layout.route.lead,
-                           subsampling=self.layout.route.subsampling)
+        tables = RunTables(category=self.category_table, phoneme=self.phoneme_table,
+                           frames=int(record["num_frames"]), route=self.layout.route)
         values = {}
         for spec in head_specs():
             values[spec.label], dropped = spec.data.to_run(record[spec.label], tables)

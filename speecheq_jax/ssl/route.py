@@ -9,7 +9,8 @@
 hidden states, as transformers' `output_hidden_states` counts them; None keeps all) and `dtype`
 (the stored precision, "float16" | "float32") and `finetune` (ssl/finetune.py's switch: "frozen", the
 default, stores the states; "top:N" | "all" | "all+cnn" fine-tunes the encoder, so the data route stores
-16 kHz waveforms instead, `WAVEFORM_ROUTE`, and the model holds the encoder). A bad value is one `DataError` line naming its key.
+16 kHz waveforms instead, `WAVEFORM_ROUTE`, and the model holds the encoder). A bad value is one `DataError`
+line naming its key.
 With `random_seed` set, a checkpoint directory that holds no config.json first gets a tiny random-weight
 wav2vec 2.0 written into it (`random_checkpoint.TINY_WAV2VEC2`): configs/ssl_demo.py runs on it.
 
@@ -27,9 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from speecheq_jax.errors import DataError
+from speecheq_jax.errors import ConfigError, DataError
 from speecheq_jax.frames import LOGMEL, LOGMEL_ROUTE, SAMPLES_PER_STATE, SSL_ROUTE, WAVEFORM_ROUTE, FeatureLayout
-from speecheq_jax.errors import ConfigError
 from speecheq_jax.ssl.config import EncoderConfig, read_config
 from speecheq_jax.ssl.errors import CheckpointError
 from speecheq_jax.ssl.finetune import FineTuning, parse_finetune

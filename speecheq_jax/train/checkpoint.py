@@ -44,9 +44,8 @@ from etils import epath
 from jax.experimental import multihost_utils
 
 from speecheq_jax import storage
-from speecheq_jax.errors import DataError
+from speecheq_jax.errors import ConfigError, DataError
 from speecheq_jax.heads import head_names
-from speecheq_jax.errors import ConfigError
 from speecheq_jax.train import checkpoint_files
 from speecheq_jax.train.state import TrainState
 

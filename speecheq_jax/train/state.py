@@ -33,7 +33,6 @@ from speecheq_jax.ssl.route import layout_of, ssl_features
 from speecheq_jax.train import mesh as mesh_lib
 from speecheq_jax.train.optimizer import make_optimizer
 
-
 ENCODER_PATH = ("model", "encoder")
 """Where the fine-tuning route's SSL encoder sits in `Trainable` (WaveformSpeechEQ.encoder)."""
 

@@ -21,11 +21,11 @@ from speecheq_jax import predict as onnx_predict
 from speecheq_jax.errors import DataError
 from speecheq_jax.jobs import evaluate_checkpoint as evaluate_lib
 from speecheq_jax.jobs import predict_files as predict_lib
+from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.jobs.export_run import export_run
 from speecheq_jax.jobs.ssl_inference import waveform_model
-from speecheq_jax.run_config import ConfigError
-from speecheq_jax.jobs import train_and_evaluate as train_lib
 from speecheq_jax.prep import prepare as prepare_lib
+from speecheq_jax.run_config import ConfigError
 from speecheq_jax.ssl.extract import Extractor
 from speecheq_jax.ssl.loader import load_encoder
 from speecheq_jax.ssl.route import ssl_features
